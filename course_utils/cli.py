@@ -1,0 +1,119 @@
+"""The ``course`` command: run the notebooks, fetch the data, keep notebooks clean."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import config, data, notebooks, results
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Execute notebooks headless, each in a fresh kernel, then print the results side by side."""
+    paths = [Path(p).resolve() for p in args.notebooks] or notebooks.course_notebooks()
+    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    if args.fast:
+        env["COURSE_FAST"] = "1"
+    mode = "fast mode (bundled sample)" if args.fast or config.fast_mode() else "full mode"
+    print(f"Running {len(paths)} notebooks in {mode}; results go to {config.results_dir()}", flush=True)
+    failures = []
+    for number, path in enumerate(paths, 1):
+        label = _relative(path)
+        print(f"[{number}/{len(paths)}] {label} ...", end=" ", flush=True)
+        outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
+        print(f"{'ok' if outcome.ok else 'FAILED'} ({outcome.seconds:.0f} s)", flush=True)
+        if not outcome.ok:
+            print(f"    {outcome.error}", flush=True)
+            failures.append(outcome)
+    print()
+    print(results.side_by_side(results.load_results()))
+    if failures:
+        print(f"\n{len(failures)} of {len(paths)} notebooks failed:")
+        for outcome in failures:
+            print(f"  {_relative(outcome.path)}: {outcome.error}")
+        return 1
+    print(f"\nAll {len(paths)} notebooks ran.")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Download and verify a dataset into the cache, so later runs need no network."""
+    try:
+        paths = data.ensure_files(data.SPECS[args.dataset])
+    except data.DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    folder = sorted({str(path.parent) for path in paths.values()})
+    print(f"{args.dataset}: all four files present and verified in {', '.join(folder)}")
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """Strip outputs, execution counts and widget state from notebooks (nbval's checked outputs stay).
+
+    With ``--record``, each notebook is first run in fast mode, so that the outputs of its
+    ``# NBVAL_CHECK_OUTPUT`` cells are the ones nbval will compare against.
+    """
+    import tempfile
+
+    import nbformat
+
+    paths = [Path(p) for p in args.notebooks] or notebooks.course_notebooks()
+    status = 0
+    for path in paths:
+        if args.record:
+            with tempfile.TemporaryDirectory() as scratch:
+                executed = Path(scratch) / path.name
+                outcome = notebooks.run_notebook(path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": scratch},
+                                                 save_to=executed)
+                if not outcome.ok:
+                    print(f"not recorded {_relative(path)}: {outcome.error}", file=sys.stderr)
+                    status = 1
+                    continue
+                notebook = nbformat.read(executed, as_version=4)
+        else:
+            notebook = nbformat.read(path, as_version=4)
+        if args.record or not notebooks.is_clean(notebook):
+            nbformat.write(notebooks.clean(notebook), path)
+            print(f"{'recorded' if args.record else 'cleaned'} {_relative(path)}")
+    return status
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(config.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run every notebook headless and print the results")
+    run.add_argument("notebooks", nargs="*", help="notebooks to run (default: all, in course order)")
+    run.add_argument("--fast", action="store_true", help="use the small sample and few epochs (COURSE_FAST=1)")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
+    run.set_defaults(handler=cmd_run)
+
+    fetch = commands.add_parser("data", help="download and verify a dataset into the cache")
+    fetch.add_argument("--dataset", choices=sorted(data.SPECS), default="mnist")
+    fetch.set_defaults(handler=cmd_data)
+
+    clean = commands.add_parser("clean", help="strip outputs and counts from notebooks before a commit")
+    clean.add_argument("notebooks", nargs="*")
+    clean.add_argument("--record", action="store_true",
+                       help="run each notebook in fast mode first, to record the outputs nbval checks")
+    clean.set_defaults(handler=cmd_clean)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Course settings read from environment variables, in one place.
+
+| variable            | meaning                                                   | default        |
+|---------------------|-----------------------------------------------------------|----------------|
+| ``COURSE_FAST``     | ``1``: the small bundled sample and few epochs            | ``0`` (full)   |
+| ``COURSE_DATASET``  | ``mnist`` or ``fashion_mnist``                            | ``mnist``      |
+| ``COURSE_DATA_DIR`` | where downloaded datasets are cached                      | ``<repo>/data``|
+| ``COURSE_RESULTS_DIR`` | where notebooks write their JSON records               | ``<repo>/results`` |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PATH = PROJECT_ROOT / "data" / "mnist_sample.npz"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+DATASETS = ("mnist", "fashion_mnist")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def fast_mode() -> bool:
+    """True when ``COURSE_FAST`` asks for the quick run on the small sample."""
+    return os.environ.get("COURSE_FAST", "0").strip().lower() in _TRUE
+
+
+def dataset_name() -> str:
+    """The dataset the task notebooks train on (``COURSE_DATASET``)."""
+    name = os.environ.get("COURSE_DATASET", "mnist").strip().lower().replace("-", "_")
+    if name not in DATASETS:
+        raise ValueError(
+            f"COURSE_DATASET={name!r} is not a dataset this course knows. "
+            f"Use one of {', '.join(DATASETS)}, or unset it for MNIST."
+        )
+    return name
+
+
+def data_dir() -> Path:
+    """Folder for the dataset cache (``COURSE_DATA_DIR``, else the project's ``data/``)."""
+    return Path(os.environ.get("COURSE_DATA_DIR") or PROJECT_ROOT / "data").expanduser()
+
+
+def results_dir() -> Path:
+    """Folder for result records (``COURSE_RESULTS_DIR``, else the project's ``results/``)."""
+    return Path(os.environ.get("COURSE_RESULTS_DIR") or PROJECT_ROOT / "results").expanduser()
+
+
+def epochs(full: int, fast: int) -> int:
+    """The number of epochs for the current mode: ``full`` normally, ``fast`` under ``COURSE_FAST``."""
+    return fast if fast_mode() else full

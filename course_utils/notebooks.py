@@ -1,0 +1,124 @@
+"""Finding, running and cleaning the course notebooks (with nbformat and nbclient)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from . import config
+
+CHECK_OUTPUT_MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def course_notebooks(root: Path | None = None) -> list[Path]:
+    """Every notebook of the course, in the order a learner takes them."""
+    root = root or config.NOTEBOOKS_DIR
+    return sorted(path for path in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts)
+
+
+def task_folders(root: Path | None = None) -> list[Path]:
+    """The paired-task folders, such as ``notebooks/01_mlp``, which hold one notebook per framework."""
+    root = root or config.NOTEBOOKS_DIR
+    return sorted(folder for folder in root.glob("[0-9][0-9]_*")
+                  if folder.is_dir() and folder.name.split("_", 1)[1] in _task_names())
+
+
+def _task_names() -> set[str]:
+    from .tasks import TASKS
+
+    return set(TASKS)
+
+
+@dataclass
+class RunOutcome:
+    """How one notebook's run ended."""
+
+    path: Path
+    seconds: float
+    error: str | None = None  # None when every cell ran
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1800,
+                 save_to: Path | None = None) -> RunOutcome:
+    """Execute ``path`` top to bottom in a fresh kernel, in the notebook's own folder.
+
+    ``env`` adds environment variables for the kernel (``COURSE_FAST`` and the like).
+    A failure is returned, not raised, naming the cell and the error.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    previous = {key: os.environ.get(key) for key in (env or {})}
+    os.environ.update(env or {})  # the kernel is started from this process and inherits them
+    error = None
+    try:
+        # The kernel's own log (TensorFlow's start-up chatter) is not the learner's output.
+        client.execute(stderr=subprocess.DEVNULL)
+    except CellExecutionError as failure:
+        error = _describe_failure(notebook, failure)
+    except (CellTimeoutError, DeadKernelError) as failure:
+        error = f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if save_to is not None:
+        nbformat.write(notebook, save_to)
+    return RunOutcome(path, time.perf_counter() - start, error)
+
+
+def _describe_failure(notebook: nbformat.NotebookNode, failure: CellExecutionError) -> str:
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for number, cell in enumerate(code_cells, 1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+                return f"code cell {number} ({first_line!r}): {output.ename}: {output.evalue}"
+    return f"{failure.ename}: {failure.evalue}"
+
+
+def clean(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Strip what git should not hold: outputs (except those nbval checks), counts, widget state."""
+    notebook.metadata.pop("widgets", None)
+    checked = 0
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        if CHECK_OUTPUT_MARK in cell.source:
+            # nbval skips a checked cell with no execution count, so it keeps a stable one.
+            checked += 1
+            cell.execution_count = checked
+            cell.outputs = [output for output in cell.outputs
+                            if output.output_type == "stream" and output.name == "stdout"]
+        else:
+            cell.execution_count = None
+            cell.outputs = []
+    return notebook
+
+
+def is_clean(notebook: nbformat.NotebookNode) -> bool:
+    """True if :func:`clean` would change nothing."""
+    import copy
+
+    return clean(copy.deepcopy(notebook)) == notebook
+
+
+def tagged_source(path: Path, tag: str) -> str:
+    """The source of the cells of ``path`` tagged ``tag``, joined; used to show code side by side."""
+    notebook = nbformat.read(path, as_version=4)
+    return "\n\n".join(cell.source for cell in notebook.cells if tag in cell.metadata.get("tags", []))

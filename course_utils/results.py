@@ -1,0 +1,96 @@
+"""One JSON record per notebook run, under ``results/``, and a table of them."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import config
+from .tasks import FRAMEWORKS, TASKS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .data import Dataset
+
+REQUIRED_KEYS = ("task", "framework", "test_accuracy", "train_seconds", "params", "epochs",
+                 "n_train", "n_test", "data_source", "framework_version")
+
+
+def record_results(task: str, framework: str, test_accuracy: float, train_seconds: float, params: int,
+                   epochs: int, dataset: Dataset, framework_version: str, **extra: object) -> Path:
+    """Write one run's record to ``results/<task>_<framework>_<time>.json`` and return its path.
+
+    ``extra`` keys (batch size, learning rate, seconds per epoch...) are stored as well.
+    """
+    if task not in TASKS or framework not in FRAMEWORKS:
+        raise ValueError(f"task must be one of {list(TASKS)} and framework one of {list(FRAMEWORKS)}.")
+    record = {
+        "task": task, "framework": framework, "test_accuracy": float(test_accuracy),
+        "train_seconds": float(train_seconds), "params": int(params), "epochs": int(epochs),
+        "n_train": dataset.n_train, "n_test": dataset.n_test, "data_source": dataset.source,
+        "framework_version": str(framework_version), "fast_mode": config.fast_mode(),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra,
+    }
+    folder = config.results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = folder / f"{task}_{framework}_{stamp}_{os.getpid()}.json"
+    # Written to a temporary file and renamed, so a reader never sees half a record.
+    handle, tmp_name = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(record, stream, indent=2)
+    os.replace(tmp_name, target)
+    print(f"Recorded {task}/{framework} in {target.name}")
+    return target
+
+
+def read_records(folder: Path | None = None) -> list[dict]:
+    """Every complete record in the results folder, oldest first; unreadable files are skipped."""
+    folder = folder or config.results_dir()
+    records = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(record, dict) and all(key in record for key in REQUIRED_KEYS):
+            records.append(record)
+    return sorted(records, key=lambda record: record.get("recorded_at", ""))
+
+
+def load_results(folder: Path | None = None, latest: bool = True) -> pd.DataFrame:
+    """All records as a table, one row per run; with ``latest``, only the newest run of each task and framework."""
+    import pandas as pd
+
+    table = pd.DataFrame(read_records(folder), columns=None)
+    if table.empty:
+        return pd.DataFrame(columns=list(REQUIRED_KEYS))
+    if latest:
+        table = table.drop_duplicates(["task", "framework"], keep="last")
+    order = {name: i for i, name in enumerate(TASKS)} | {name: i for i, name in enumerate(FRAMEWORKS)}
+    return table.sort_values(["task", "framework"], key=lambda column: column.map(order)).reset_index(drop=True)
+
+
+def side_by_side(table: pd.DataFrame) -> str:
+    """A plain-text table: one row per task, accuracy and training seconds per framework."""
+    if table.empty:
+        return "No results yet: run a task notebook, or `course run`."
+    lines = [f"{'task':<6}" + "".join(f"{framework:>24}" for framework in FRAMEWORKS)]
+    lines.append(f"{'':<6}" + f"{'accuracy   seconds':>24}" * len(FRAMEWORKS))
+    for task in TASKS:
+        cells = []
+        for framework in FRAMEWORKS:
+            row = table[(table.task == task) & (table.framework == framework)]
+            cells.append("—" if row.empty else
+                         f"{row.test_accuracy.iloc[-1]:.4f} {row.train_seconds.iloc[-1]:>9.1f}")
+            cells[-1] = f"{cells[-1]:>24}"
+        if any(cell.strip() != "—" for cell in cells):
+            lines.append(f"{task:<6}" + "".join(cells))
+    sources = sorted(set(table.data_source))
+    lines.append(f"data: {', '.join(sources)}")
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""Reproducibility and CPU threads, for whichever framework the notebook imported."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def cgroup_cpu_limit() -> float | None:
+    """The CPU quota of this process's container in cores, or None if it has none."""
+    try:
+        quota, period = CGROUP_V2_CPU_MAX.read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int(CGROUP_V1_QUOTA.read_text())
+        return None if quota <= 0 else quota / int(CGROUP_V1_PERIOD.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may really use: its affinity mask, capped by its cgroup quota.
+
+    ``os.cpu_count()`` reports the host's cores, even inside a container or on
+    mybinder.org, where one CPU is allowed; threads beyond that only contend.
+    """
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        count = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    if limit is not None:
+        count = min(count, max(1, math.ceil(limit)))
+    return max(1, count)
+
+
+def setup(seed: int = 42, threads: int | None = None) -> int:
+    """Seed Python, NumPy and every framework already imported, and size their thread pools.
+
+    Call it right after importing your framework: it configures only frameworks that
+    are loaded, so importing ``course_utils`` never imports TensorFlow or PyTorch.
+    Returns the number of threads used.
+    """
+    threads = threads or usable_cpus()
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, str(threads))
+    random.seed(seed)
+    np.random.seed(seed)
+    if "tensorflow" in sys.modules:
+        _setup_tensorflow(sys.modules["tensorflow"], seed, threads)
+    if "torch" in sys.modules:
+        _setup_torch(sys.modules["torch"], seed, threads)
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(seed)
+    return threads
+
+
+def _setup_tensorflow(tf, seed: int, threads: int) -> None:
+    tf.random.set_seed(seed)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:
+        pass  # TensorFlow already started its runtime: its thread pools can no longer change
+
+
+def _setup_torch(torch, seed: int, threads: int) -> None:
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(min(2, threads))
+    except RuntimeError:
+        pass  # set once per process; a second setup() keeps the first value
+
+
+def describe_environment() -> dict[str, object]:
+    """Versions, threads and accelerators of the frameworks already imported, for display."""
+    info: dict[str, object] = {"python": sys.version.split()[0], "numpy": np.__version__,
+                               "usable_cpus": usable_cpus(), "os_cpu_count": os.cpu_count()}
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        info["tensorflow"] = tf.__version__
+        info["tensorflow_gpus"] = len(tf.config.list_physical_devices("GPU"))
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["torch_cuda"] = torch.cuda.is_available()
+    if "keras" in sys.modules:
+        keras = sys.modules["keras"]
+        info["keras"] = keras.__version__
+        info["keras_backend"] = keras.backend.backend()
+    return info

@@ -1,0 +1,71 @@
+"""What each task must reach: its reference parameter counts and accuracy thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FRAMEWORKS = ("keras", "tensorflow", "pytorch")
+
+
+def lstm_params(inputs: int, units: int, bias_vectors: int) -> int:
+    """Parameters of one LSTM layer: four gates, each with input and recurrent weights and biases.
+
+    Keras (and this course's low-level TensorFlow cell) use one bias vector per gate;
+    PyTorch's ``nn.LSTM`` keeps two (``bias_ih`` and ``bias_hh``), so it has ``4 * units`` more.
+    """
+    return 4 * units * (inputs + units + bias_vectors)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of the course and the reference values the checks hold it to."""
+
+    name: str
+    title: str
+    params: dict[str, int]  # per framework
+    # Minimum test accuracy, keyed by data source: "mnist" and "fashion_mnist" at full
+    # size, "sample" for fast mode on the bundled sample, "fashion_mnist_fast" for the
+    # 4,000-image Fashion-MNIST subset.
+    min_accuracy: dict[str, float]
+
+    def threshold(self, data_source: str, n_train: int) -> tuple[float, str]:
+        """The accuracy threshold for these data, and a short name for it."""
+        key = data_source
+        if data_source == "fashion_mnist" and n_train < 10_000:
+            key = "fashion_mnist_fast"
+        return self.min_accuracy[key], {"sample": "fast-mode sample"}.get(key, key.replace("_", " "))
+
+
+_MLP_PARAMS = (784 * 128 + 128) + (128 * 10 + 10)
+_CNN_PARAMS = (3 * 3 * 1 * 32 + 32) + (3 * 3 * 32 * 64 + 64) + (5 * 5 * 64 * 10 + 10)
+_HEAD_PARAMS = 64 * 10 + 10
+
+TASKS = {
+    "mlp": Task(
+        "mlp", "multilayer perceptron 784-128-10",
+        params=dict.fromkeys(FRAMEWORKS, _MLP_PARAMS),
+        min_accuracy={"mnist": 0.975, "sample": 0.85, "fashion_mnist": 0.86, "fashion_mnist_fast": 0.72},
+    ),
+    "cnn": Task(
+        "cnn", "convolutional network, two conv layers",
+        params=dict.fromkeys(FRAMEWORKS, _CNN_PARAMS),
+        min_accuracy={"mnist": 0.99, "sample": 0.88, "fashion_mnist": 0.89, "fashion_mnist_fast": 0.72},
+    ),
+    "rnn": Task(
+        "rnn", "LSTM over the 28 rows of each digit",
+        params={
+            "keras": lstm_params(28, 64, bias_vectors=1) + _HEAD_PARAMS,
+            "tensorflow": lstm_params(28, 64, bias_vectors=1) + _HEAD_PARAMS,
+            "pytorch": lstm_params(28, 64, bias_vectors=2) + _HEAD_PARAMS,
+        },
+        min_accuracy={"mnist": 0.98, "sample": 0.75, "fashion_mnist": 0.86, "fashion_mnist_fast": 0.65},
+    ),
+}
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``, with a clear error for a typo."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; the tasks are {', '.join(TASKS)}.") from None
