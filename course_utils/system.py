@@ -50,8 +50,11 @@ def setup(seed: int = 42, threads: int | None = None) -> int:
 
     Call it right after importing your framework: it configures only frameworks that
     are loaded, so importing ``course_utils`` never imports TensorFlow or PyTorch.
+    The environment variable ``COURSE_SEED`` overrides ``seed``.
     Returns the number of threads used.
     """
+    # COURSE_SEED lets a test or a curious learner rerun every notebook under another seed unchanged.
+    seed = int(os.environ.get("COURSE_SEED", seed))
     threads = threads or usable_cpus()
     os.environ["PYTHONHASHSEED"] = str(seed)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
