@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ def record_results(task: str, framework: str, test_accuracy: float, train_second
         "train_seconds": float(train_seconds), "params": int(params), "epochs": int(epochs),
         "n_train": dataset.n_train, "n_test": dataset.n_test, "data_source": dataset.source,
         "framework_version": str(framework_version), "fast_mode": config.fast_mode(),
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra,
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "peak_memory_mb": peak_memory_mb(), **extra,
     }
     folder = config.results_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,6 +48,16 @@ def record_results(task: str, framework: str, test_accuracy: float, train_second
     os.replace(tmp_name, target)
     print(f"Recorded {task}/{framework} in {target.name}")
     return target
+
+
+def peak_memory_mb() -> float | None:
+    """Peak resident memory of this process (the notebook's kernel) so far, in MiB; None where unknown."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KiB on Linux
 
 
 def read_records(folder: Path | None = None) -> list[dict]:
