@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import config, data, notebooks, results
+from .tasks import FRAMEWORKS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -36,6 +37,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     print(f"\nAll {len(paths)} notebooks ran.")
     return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    """Train every task in every framework at full size, then print seconds per epoch, accuracy and peak memory."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="benchmark-", dir=config.results_dir().parent))
+    env = {"COURSE_DATASET": args.dataset, "COURSE_FAST": "0", "COURSE_RESULTS_DIR": str(folder),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    paths = [folder_ / f"{framework}.ipynb" for folder_ in notebooks.task_folders()
+             for framework in args.frameworks if (folder_ / f"{framework}.ipynb").is_file()]
+    print(f"Benchmarking {len(paths)} notebooks on the full {args.dataset}; records in {folder}", flush=True)
+    failed = 0
+    for number, path in enumerate(paths, 1):
+        print(f"[{number}/{len(paths)}] {_relative(path)} ...", end=" ", flush=True)
+        outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
+        print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({outcome.seconds:.0f} s)", flush=True)
+        failed += not outcome.ok
+    print()
+    print(results.benchmark_table(results.load_results(folder)))
+    return 1 if failed else 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -97,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fast", action="store_true", help="use the small sample and few epochs (COURSE_FAST=1)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
     run.set_defaults(handler=cmd_run)
+
+    bench = commands.add_parser("benchmark", help="train every task at full size; print time, accuracy, memory")
+    bench.add_argument("--dataset", choices=sorted(data.SPECS), default="fashion_mnist",
+                       help="full-size dataset to train on (default: fashion_mnist, installable from Debian)")
+    bench.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
+    bench.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
+    bench.set_defaults(handler=cmd_benchmark)
 
     fetch = commands.add_parser("data", help="download and verify a dataset into the cache")
     fetch.add_argument("--dataset", choices=sorted(data.SPECS), default="mnist")

@@ -105,3 +105,16 @@ def side_by_side(table: pd.DataFrame) -> str:
     sources = sorted(set(table.data_source))
     lines.append(f"data: {', '.join(sources)}")
     return "\n".join(lines)
+
+
+def benchmark_table(table: pd.DataFrame) -> str:
+    """A plain-text table of full-size runs: seconds per epoch, test accuracy and peak memory."""
+    if table.empty:
+        return "No benchmark records."
+    lines = [f"{'task':<6}{'framework':<12}{'s/epoch':>9}{'epochs':>8}{'accuracy':>10}{'peak MB':>9}  data"]
+    for row in table.itertuples():
+        peak = getattr(row, "peak_memory_mb", None)
+        peak_text = "—" if peak is None or peak != peak else f"{peak:.0f}"
+        lines.append(f"{row.task:<6}{row.framework:<12}{row.train_seconds / row.epochs:>9.1f}{row.epochs:>8}"
+                     f"{row.test_accuracy:>10.4f}{peak_text:>9}  {row.data_source} ({row.n_train:,} train)")
+    return "\n".join(lines)
