@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import config, data, notebooks, results
@@ -43,7 +44,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     """Train every task in every framework at full size, then print seconds per epoch, accuracy and peak memory."""
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix="benchmark-", dir=config.results_dir().parent))
+    parent = config.results_dir() / "benchmarks"
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
     env = {"COURSE_DATASET": args.dataset, "COURSE_FAST": "0", "COURSE_RESULTS_DIR": str(folder),
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     paths = [folder_ / f"{framework}.ipynb" for folder_ in notebooks.task_folders()
