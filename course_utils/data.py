@@ -104,6 +104,10 @@ class DataError(RuntimeError):
     """The data could not be had; the message says why and what to do."""
 
 
+class NoConnection(DataError):
+    """No mirror could be reached at all: the machine is probably offline."""
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Train and test arrays, and where they came from.
@@ -181,7 +185,7 @@ def download_file(remote: RemoteFile, mirrors: tuple[str, ...], target: Path) ->
     after the checksum matches, so the cache never holds a partial or wrong file.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    failures = []
+    failures, unreachable = [], 0
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + remote.name
         handle, tmp_name = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part", dir=target.parent)
@@ -197,20 +201,27 @@ def download_file(remote: RemoteFile, mirrors: tuple[str, ...], target: Path) ->
             return target
         except (urllib.error.URLError, OSError) as error:
             failures.append(f"{url}: {_describe_network_error(error)}")
+            unreachable += isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError)
         finally:
             tmp.unlink(missing_ok=True)
-    raise DataError(f"could not download {remote.name} ({'; '.join(failures)}).")
+    message = f"could not download {remote.name} ({'; '.join(failures)})."
+    raise NoConnection(message) if mirrors and unreachable == len(mirrors) else DataError(message)
 
 
 def _fetch(url: str, out, label: str) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "course-utils"})
     with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
+        received = 0
         with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False,
                   disable=None, file=sys.stderr) as bar:
             for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
                 out.write(chunk)
+                received += len(chunk)
                 bar.update(len(chunk))
+    # urllib returns a cut-off body without complaint; say so rather than blame the checksum.
+    if total is not None and received != total:
+        raise ConnectionError(f"the transfer stopped after {received:,} of {total:,} bytes; try again")
 
 
 def _describe_mismatch(path: Path, remote: RemoteFile, actual: str) -> str:
@@ -254,18 +265,26 @@ def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
         if all(path.is_file() for path in paths.values()):
             return paths
     folder = (cache_dir or config.data_dir()) / spec.name
-    paths = {}
-    for key, remote in spec.files.items():
-        path = folder / remote.name
-        if not _valid_cached(path, remote):
-            try:
-                download_file(remote, spec.mirrors, path)
-            except PermissionError as error:
-                raise DataError(
-                    f"cannot write to the data folder {folder} ({error.strerror}). "
-                    "Set COURSE_DATA_DIR to a folder you can write to."
-                ) from error
-        paths[key] = path
+    paths = {key: folder / remote.name for key, remote in spec.files.items()}
+    # Wrong files are removed first, so that no failure below can leave one in the cache.
+    missing = [key for key, remote in spec.files.items() if not _valid_cached(paths[key], remote)]
+    failures = []
+    # Every missing file is tried, so the ones that download are kept even when another cannot be had.
+    for key in missing:
+        try:
+            download_file(spec.files[key], spec.mirrors, paths[key])
+        except NoConnection as error:
+            failures.append(str(error))
+            break  # offline: the other files would only wait for the same timeouts
+        except DataError as error:
+            failures.append(str(error))
+        except OSError as error:  # download_file lets through only the cache folder's own errors
+            raise DataError(
+                f"cannot write to the data folder {folder} ({error.strerror or error}). "
+                "Set COURSE_DATA_DIR to a folder you can write to."
+            ) from error
+    if failures:
+        raise DataError(" ".join(failures))
     return paths
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import tempfile
-import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,17 +30,18 @@ def record_results(task: str, framework: str, test_accuracy: float, train_second
     """
     if task not in TASKS or framework not in FRAMEWORKS:
         raise ValueError(f"task must be one of {list(TASKS)} and framework one of {list(FRAMEWORKS)}.")
+    # Microseconds keep two runs within one second apart, in the file names and in their order.
+    now = datetime.now()
     record = {
         "task": task, "framework": framework, "test_accuracy": float(test_accuracy),
         "train_seconds": float(train_seconds), "params": int(params), "epochs": int(epochs),
         "n_train": dataset.n_train, "n_test": dataset.n_test, "data_source": dataset.source,
         "framework_version": str(framework_version), "fast_mode": config.fast_mode(),
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "peak_memory_mb": peak_memory_mb(), **extra,
+        "recorded_at": now.isoformat(timespec="microseconds"), "peak_memory_mb": peak_memory_mb(), **extra,
     }
     folder = config.results_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = folder / f"{task}_{framework}_{stamp}_{os.getpid()}.json"
+    target = folder / f"{task}_{framework}_{now:%Y%m%d-%H%M%S-%f}_{os.getpid()}.json"
     # Written to a temporary file and renamed, so a reader never sees half a record.
     handle, tmp_name = tempfile.mkstemp(dir=folder, suffix=".tmp")
     with os.fdopen(handle, "w") as stream:
@@ -67,7 +68,7 @@ def read_records(folder: Path | None = None) -> list[dict]:
     for path in sorted(folder.glob("*.json")):
         try:
             record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):  # ValueError: not JSON, or not even UTF-8
             continue
         if isinstance(record, dict) and all(key in record for key in REQUIRED_KEYS):
             records.append(record)

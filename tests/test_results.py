@@ -1,0 +1,112 @@
+"""Result records: one complete JSON per run, read back as a table."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_utils import results
+from course_utils.data import Dataset
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty COURSE_RESULTS_DIR (made by record_results itself)."""
+    folder = tmp_path / "results"
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def dataset() -> Dataset:
+    return Dataset(np.zeros((40, 28, 28), np.uint8), np.arange(40, dtype=np.uint8) % 10,
+                   np.zeros((10, 28, 28), np.uint8), np.arange(10, dtype=np.uint8), source="sample")
+
+
+def record(dataset: Dataset, task: str = "mlp", framework: str = "keras", test_accuracy: float = 0.9,
+           **extra: object) -> Path:
+    return results.record_results(task, framework, test_accuracy, train_seconds=2.5, params=101_770, epochs=3,
+                                  dataset=dataset, framework_version="1.2.3", **extra)
+
+
+def write_json(folder: Path, name: str, content: str | bytes) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+
+
+def test_record_results_writes_a_complete_record(folder: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COURSE_FAST", "1")
+    path = record(dataset, "cnn", "pytorch", np.float32(0.875), batch_size=128)
+    assert path.parent == folder and path.name.startswith("cnn_pytorch_") and path.suffix == ".json"
+    assert os.listdir(folder) == [path.name], "the temporary file must be renamed, not left behind"
+    saved = json.loads(path.read_text())
+    assert set(results.REQUIRED_KEYS) <= set(saved)
+    assert {key: saved[key] for key in results.REQUIRED_KEYS} == {
+        "task": "cnn", "framework": "pytorch", "test_accuracy": 0.875, "train_seconds": 2.5, "params": 101_770,
+        "epochs": 3, "n_train": 40, "n_test": 10, "data_source": "sample", "framework_version": "1.2.3"}
+    assert saved["batch_size"] == 128 and saved["fast_mode"] is True
+    assert saved["peak_memory_mb"] > 0
+    assert capsys.readouterr().out == f"Recorded cnn/pytorch in {path.name}\n"
+
+
+def test_record_results_rejects_an_unknown_task(folder: Path, dataset: Dataset) -> None:
+    with pytest.raises(ValueError, match="task must be one of"):
+        record(dataset, task="gan")
+    assert not folder.exists()
+
+
+def test_two_runs_in_the_same_second_keep_two_records(folder: Path, dataset: Dataset) -> None:
+    first, second = record(dataset, test_accuracy=0.8), record(dataset, test_accuracy=0.9)
+    assert first != second
+    table = results.load_results(folder, latest=False)
+    assert table.test_accuracy.tolist() == [0.8, 0.9]
+
+
+def test_load_results_keeps_the_newest_run_of_each_task_and_framework(folder: Path, dataset: Dataset) -> None:
+    for framework, accuracy in [("pytorch", 0.91), ("keras", 0.80), ("keras", 0.93), ("tensorflow", 0.92)]:
+        record(dataset, framework=framework, test_accuracy=accuracy)
+    record(dataset, task="cnn", framework="keras", test_accuracy=0.97)
+    everything = results.load_results(folder, latest=False)
+    assert len(everything) == 5
+    latest = results.load_results(folder)
+    assert list(zip(latest.task, latest.framework, latest.test_accuracy)) == [
+        ("mlp", "keras", 0.93), ("mlp", "tensorflow", 0.92), ("mlp", "pytorch", 0.91), ("cnn", "keras", 0.97)]
+
+
+def test_corrupt_and_partial_records_are_skipped(folder: Path, dataset: Dataset) -> None:
+    kept = record(dataset, test_accuracy=0.9)
+    complete = json.loads(kept.read_text())
+    write_json(folder, "truncated.json", kept.read_text()[:40])
+    write_json(folder, "missing_keys.json", json.dumps({key: complete[key] for key in ("task", "framework")}))
+    write_json(folder, "a_list.json", "[1, 2, 3]")
+    write_json(folder, "not_utf8.json", b"\xff\xfe{\x00")
+    table = results.load_results(folder, latest=False)
+    assert table.test_accuracy.tolist() == [0.9]
+
+
+def test_an_empty_folder_gives_an_empty_table_and_says_so(tmp_path: Path) -> None:
+    table = results.load_results(tmp_path)
+    assert table.empty and list(table.columns) == list(results.REQUIRED_KEYS)
+    assert results.side_by_side(table) == "No results yet: run a task notebook, or `course run`."
+
+
+def test_side_by_side_shows_each_framework_in_its_column(folder: Path, dataset: Dataset) -> None:
+    record(dataset, framework="keras", test_accuracy=0.9123)
+    record(dataset, framework="pytorch", test_accuracy=0.9055)
+    lines = results.side_by_side(results.load_results(folder)).splitlines()
+    assert lines[0].split() == ["task", "keras", "tensorflow", "pytorch"]
+    assert lines[2].split() == ["mlp", "0.9123", "2.5", "—", "0.9055", "2.5"]
+    assert lines[-1] == "data: sample"
+    assert len(lines) == 4, "tasks with no record get no row"
+
+
+def test_benchmark_table_shows_seconds_per_epoch(folder: Path, dataset: Dataset) -> None:
+    record(dataset, framework="tensorflow", test_accuracy=0.95)
+    lines = results.benchmark_table(results.load_results(folder)).splitlines()
+    assert lines[1].split()[:5] == ["mlp", "tensorflow", "0.8", "3", "0.9500"]
+    assert lines[1].endswith("sample (40 train)")

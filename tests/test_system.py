@@ -1,0 +1,90 @@
+"""CPU counting inside containers, seeding, and an import of course_utils that leaves the frameworks alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_utils import system
+
+AFFINITY = {0, 1, 2, 3}
+
+
+@pytest.fixture
+def cgroup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Point the cgroup files at ``tmp_path`` (none exist yet) and give this process four CPUs.
+
+    Returns a function that writes one of the files: ``cgroup("v2", "50000 100000")``.
+    """
+    files = {"v2": tmp_path / "cpu.max", "v1_quota": tmp_path / "cpu.cfs_quota_us",
+             "v1_period": tmp_path / "cpu.cfs_period_us"}
+    monkeypatch.setattr(system, "CGROUP_V2_CPU_MAX", files["v2"])
+    monkeypatch.setattr(system, "CGROUP_V1_QUOTA", files["v1_quota"])
+    monkeypatch.setattr(system, "CGROUP_V1_PERIOD", files["v1_period"])
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(AFFINITY), raising=False)
+
+    def write(which: str, text: str) -> None:
+        files[which].write_text(text + "\n")
+
+    return write
+
+
+def test_without_a_quota_the_affinity_mask_counts(cgroup) -> None:
+    assert system.cgroup_cpu_limit() is None
+    assert system.usable_cpus() == len(AFFINITY)
+
+
+def test_the_affinity_mask_counts_not_the_hosts_cores(monkeypatch: pytest.MonkeyPatch, cgroup) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert system.usable_cpus() == 1
+
+
+@pytest.mark.parametrize("which, text, limit, cpus", [
+    ("v2", "50000 100000", 0.5, 1),
+    ("v2", "150000 100000", 1.5, 2),
+    ("v2", "800000 100000", 8.0, len(AFFINITY)),
+    ("v2", "max 100000", None, len(AFFINITY)),
+    ("v1_quota", "200000", 2.0, 2),
+    ("v1_quota", "-1", None, len(AFFINITY)),
+], ids=["half a core", "one and a half", "more than the mask", "v2 max", "v1 two cores", "v1 unlimited"])
+def test_a_cgroup_quota_caps_the_count(cgroup, which: str, text: str, limit: float | None, cpus: int) -> None:
+    cgroup(which, text)
+    cgroup("v1_period", "100000")
+    assert system.cgroup_cpu_limit() == limit
+    assert system.usable_cpus() == cpus
+
+
+def test_an_unreadable_cgroup_file_means_no_quota(cgroup) -> None:
+    cgroup("v2", "garbage")
+    assert system.cgroup_cpu_limit() is None
+    assert system.usable_cpus() == len(AFFINITY)
+
+
+def test_setup_seeds_python_and_numpy_and_sizes_thread_pools(monkeypatch: pytest.MonkeyPatch) -> None:
+    # setup() writes these for the process; monkeypatch puts back whatever this process had.
+    for variable in ("COURSE_SEED", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
+    draws = []
+    for _ in range(2):
+        assert system.setup(seed=7, threads=1) == 1
+        draws.append((random.random(), np.random.rand()))
+    assert draws[0] == draws[1]
+    assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["PYTHONHASHSEED"] == "7"
+    monkeypatch.setenv("COURSE_SEED", "8")
+    system.setup(seed=7, threads=1)
+    assert (random.random(), np.random.rand()) != draws[0], "COURSE_SEED overrides the seed argument"
+
+
+def test_importing_course_utils_imports_no_framework() -> None:
+    script = ("import sys, json, course_utils; course_utils.describe_environment(); "
+              "print(json.dumps(sorted(m for m in ('tensorflow', 'torch', 'keras', 'jax') if m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
