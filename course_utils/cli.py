@@ -106,6 +106,24 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_student(args: argparse.Namespace) -> int:
+    """Build the student versions of the notebooks: solutions replaced by stubs, outputs removed."""
+    from . import student
+
+    out = Path(args.out) if args.out else None
+    try:
+        report = student.build_student_versions(out, notebooks=[Path(p) for p in args.notebooks], force=args.force)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for path in report.written:
+        print(f"wrote {_relative(path)}")
+    for path in report.kept:
+        print(f"kept  {_relative(path)}: it differs from the new build (a learner's answers?); --force replaces it")
+    print(f"{len(report.written)} student notebooks written, {report.stubs} exercise stubs, {len(report.kept)} kept")
+    return 0
+
+
 def _relative(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(config.PROJECT_ROOT))
@@ -139,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--record", action="store_true",
                        help="run each notebook in fast mode first, to record the outputs nbval checks")
     clean.set_defaults(handler=cmd_clean)
+
+    build = commands.add_parser("student", help="build the student notebooks: solutions replaced by stubs")
+    build.add_argument("notebooks", nargs="*", help="instructor notebooks to convert (default: all)")
+    build.add_argument("--out", help="folder for the student versions (default: student/, which git ignores)")
+    build.add_argument("--force", action="store_true", help="overwrite student notebooks that were changed")
+    build.set_defaults(handler=cmd_student)
     return parser
 
 

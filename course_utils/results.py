@@ -23,10 +23,13 @@ REQUIRED_KEYS = ("task", "framework", "test_accuracy", "train_seconds", "params"
 
 
 def record_results(task: str, framework: str, test_accuracy: float, train_seconds: float, params: int,
-                   epochs: int, dataset: Dataset, framework_version: str, **extra: object) -> Path:
+                   epochs: int, dataset: Dataset, framework_version: str, probabilities: object = None,
+                   **extra: object) -> Path:
     """Write one run's record to ``results/<task>_<framework>_<time>.json`` and return its path.
 
     ``extra`` keys (batch size, learning rate, seconds per epoch...) are stored as well.
+    With ``probabilities`` (the test-set predictions, one row per test image), they are
+    saved beside the record, for the widgets of ``notebooks/06_explore.ipynb``.
     """
     if task not in TASKS or framework not in FRAMEWORKS:
         raise ValueError(f"task must be one of {list(TASKS)} and framework one of {list(FRAMEWORKS)}.")
@@ -42,6 +45,8 @@ def record_results(task: str, framework: str, test_accuracy: float, train_second
     folder = config.results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{task}_{framework}_{now:%Y%m%d-%H%M%S-%f}_{os.getpid()}.json"
+    if probabilities is not None:  # saved first, so that a record never names a missing file
+        record["predictions_file"] = save_predictions(target.with_suffix(".npz"), probabilities, dataset.y_test).name
     # Written to a temporary file and renamed, so a reader never sees half a record.
     handle, tmp_name = tempfile.mkstemp(dir=folder, suffix=".tmp")
     with os.fdopen(handle, "w") as stream:
@@ -119,3 +124,45 @@ def benchmark_table(table: pd.DataFrame) -> str:
         lines.append(f"{row.task:<6}{row.framework:<12}{row.train_seconds / row.epochs:>9.1f}{row.epochs:>8}"
                      f"{row.test_accuracy:>10.4f}{peak_text:>9}  {row.data_source} ({row.n_train:,} train)")
     return "\n".join(lines)
+
+
+def save_predictions(path: Path, probabilities: object, labels: object) -> Path:
+    """Save test-set probabilities ``(n, classes)`` and their labels ``(n,)`` to ``path`` (.npz), atomically."""
+    import numpy as np
+
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    labels = np.asarray(labels)
+    if probabilities.ndim != 2 or len(probabilities) != len(labels):
+        raise ValueError(f"probabilities of shape {probabilities.shape} do not match {len(labels):,} labels: "
+                         "pass one row of class probabilities per test image.")
+    handle, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "wb") as stream:
+        np.savez_compressed(stream, probabilities=probabilities, labels=labels)
+    os.replace(tmp_name, path)
+    return path
+
+
+def load_predictions(dataset: Dataset, task: str | None = None, folder: Path | None = None) -> dict[str, object]:
+    """The newest saved test-set probabilities of each task and framework, keyed ``"task/framework"``.
+
+    Only predictions made on ``dataset``'s test set (same source and labels) are returned,
+    so that row ``i`` of each array belongs to ``dataset.x_test[i]``.
+    """
+    import numpy as np
+
+    folder = folder or config.results_dir()
+    found = {}
+    for record in read_records(folder):
+        if "predictions_file" not in record or (task and record["task"] != task):
+            continue
+        if record["data_source"] != dataset.source or record["n_test"] != dataset.n_test:
+            continue
+        try:
+            with np.load(folder / record["predictions_file"]) as saved:
+                probabilities, labels = saved["probabilities"], saved["labels"]
+        except (OSError, KeyError, ValueError):
+            continue
+        if np.array_equal(labels, dataset.y_test):
+            found[f"{record['task']}/{record['framework']}"] = probabilities  # newer records replace older
+    order = {f"{t}/{f}": (i, j) for i, t in enumerate(TASKS) for j, f in enumerate(FRAMEWORKS)}
+    return dict(sorted(found.items(), key=lambda item: order[item[0]]))

@@ -1,0 +1,344 @@
+"""Exercises with instant feedback: check an answer, ask for a hint, see the solution.
+
+Each exercise has an id such as ``"mlp.wider"``. A notebook computes the answer with its
+own framework and passes it as a plain number or array (framework tensors are converted
+with NumPy), so this module never imports a framework::
+
+    from course_utils import exercises
+
+    exercises.check("mlp.wider", wide_params)  # prints ✓ ..., or raises WrongAnswer saying what looks wrong
+    exercises.hint("mlp.wider")                # one hint more at each call
+    exercises.solution("mlp.wider")            # the worked answer, and the instructor notebook's code
+
+A wrong answer raises, so that the instructor notebooks, whose answers are filled in,
+fail the test suite if an answer or a check goes wrong.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from .checks import CheckFailed
+
+# A judge returns None for a right answer, else what is wrong and where to look.
+Judge = Callable[[object, Mapping[str, object]], "str | None"]
+
+
+class WrongAnswer(CheckFailed):
+    """An exercise's answer is not right; the message says what looks wrong."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: how to judge an answer, what to say when it is right, hints, and the worked answer."""
+
+    id: str
+    title: str
+    judge: Judge
+    praise: str
+    hints: tuple[str, ...]
+    worked: str
+    given: tuple[str, ...] = ()  # keyword inputs that check() needs from the notebook
+
+    @property
+    def task(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+# --- answers as numbers and arrays -----------------------------------------------------
+
+
+class _BadAnswer(Exception):
+    """The answer has the wrong type or shape; its message says what was expected."""
+
+
+def _whole_number(answer: object) -> int:
+    if isinstance(answer, (str, bytes)):
+        raise _BadAnswer(f"expected a whole number, got the text {answer!r}: leave out the quotes.")
+    try:
+        return operator.index(answer)  # int, NumPy integers, and 0-d integer tensors
+    except TypeError:
+        pass
+    try:
+        value = float(answer)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _BadAnswer(f"expected a whole number, got {type(answer).__name__} {answer!r}.") from None
+    if not value.is_integer():
+        raise _BadAnswer(f"expected a whole number, got {value}.")
+    return int(value)
+
+
+def _array(answer: object, name: str = "the answer") -> np.ndarray:
+    try:
+        array = np.asarray(answer, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise _BadAnswer(f"{name} could not be read as numbers ({error}). Pass a NumPy array or a tensor; "
+                         "a PyTorch tensor that needs gradients must be detached first: x.detach().") from None
+    if not np.all(np.isfinite(array)):
+        raise _BadAnswer(f"{name} holds NaN or infinite values.")
+    return array
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-4, atol=1e-5))
+
+
+def dense_params(inputs: int, outputs: int) -> int:
+    """Parameters of a dense (fully connected) layer: a weight per input and output, a bias per output."""
+    return inputs * outputs + outputs
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis``, shifted by the maximum so that ``exp`` cannot overflow."""
+    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def momentum_sgd(weights: np.ndarray, steps: int, learning_rate: float, momentum: float,
+                 nesterov: bool = False) -> np.ndarray:
+    """Weights after ``steps`` of SGD with momentum on the loss ``sum(w ** 2)`` (gradient ``2 w``)."""
+    weights, velocity = np.array(weights, dtype=np.float64), np.zeros(len(weights))
+    for _ in range(steps):
+        gradient = 2 * weights
+        velocity = momentum * velocity + gradient
+        weights = weights - learning_rate * (gradient + momentum * velocity if nesterov else velocity)
+    return weights
+
+
+def _adam(weights: np.ndarray, steps: int, learning_rate: float) -> np.ndarray:
+    weights, m, v = np.array(weights, dtype=np.float64), 0.0, 0.0
+    for step in range(1, steps + 1):
+        gradient = 2 * weights
+        m, v = 0.9 * m + 0.1 * gradient, 0.999 * v + 0.001 * gradient**2
+        weights = weights - learning_rate * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-7)
+    return weights
+
+
+# --- judges ----------------------------------------------------------------------------
+
+
+def _judge_count(expected: int, mistakes: Mapping[int, str], otherwise: str) -> Judge:
+    def judge(answer: object, given: Mapping[str, object]) -> str | None:
+        count = _whole_number(answer)
+        if count == expected:
+            return None
+        return f"{count:,} is not it: " + mistakes.get(count, otherwise)
+    return judge
+
+
+def _judge_softmax(answer: object, given: Mapping[str, object]) -> str | None:
+    logits = _array(given["logits"], "the logits")
+    probabilities = _array(answer, "your probabilities")
+    if logits.ndim != 2:
+        raise _BadAnswer(f"the logits have shape {logits.shape}; pass the model's logits for a few images, "
+                         "shape (images, 10).")
+    if probabilities.shape != logits.shape:
+        why = (" That is one number per image: keep all ten probabilities, without argmax or a sum."
+               if probabilities.shape == logits.shape[:1] else "")
+        return f"your probabilities have shape {probabilities.shape}, the logits {logits.shape}: one per logit.{why}"
+    if _close(probabilities, softmax(logits, axis=1)):
+        return None
+    if _close(probabilities, np.exp(logits)):
+        return "these are exp(logits): divide each row by its sum, so that it adds up to 1."
+    if _close(probabilities, logits / logits.sum(axis=1, keepdims=True)):
+        return "you divided the logits by their sum without exponentiating them first."
+    if _close(probabilities, softmax(logits, axis=0)):
+        return ("your columns add up to 1, not your rows: sum over the ten classes of each image "
+                "(axis 1, or dim=1), keeping that dimension so the division broadcasts.")
+    if np.allclose(probabilities.sum(axis=1), 1, atol=1e-4):
+        return "each row adds up to 1, but the values are not exp(logit) / sum of exp(logits) over the row."
+    return "these are not exp(logit) divided by the sum of exp(logits) over each row."
+
+
+MOMENTUM_START = np.array([1.0, -2.0])
+
+
+def _judge_momentum(answer: object, given: Mapping[str, object]) -> str | None:
+    weights = _array(answer, "your weights")
+    if weights.shape != MOMENTUM_START.shape:
+        return f"your weights have shape {weights.shape}; pass the two weights after the second step."
+    if _close(weights, momentum_sgd(MOMENTUM_START, 2, 0.1, 0.9)):
+        return None
+    mistakes = [
+        (MOMENTUM_START, "the weights did not move: was the optimizer's step applied to them?"),
+        (momentum_sgd(MOMENTUM_START, 2, 0.1, 0.0), "that is plain SGD: the momentum of 0.9 is missing."),
+        (momentum_sgd(MOMENTUM_START, 1, 0.1, 0.9), "that is after one step; take two."),
+        (momentum_sgd(MOMENTUM_START, 3, 0.1, 0.9), "that is after three steps; take two."),
+        (momentum_sgd(MOMENTUM_START, 2, 0.1, 0.9, nesterov=True),
+         "that is Nesterov momentum; use the classical kind (nesterov=False)."),
+        (momentum_sgd(MOMENTUM_START, 2, -0.1, 0.9), "the weights moved uphill: subtract the step, don't add it."),
+        (_adam(MOMENTUM_START, 2, 0.1), "that is Adam's update (each weight moves by about the learning rate); "
+                                        "use SGD with momentum."),
+    ]
+    for wrong, why in mistakes:
+        if _close(weights, wrong):
+            return why
+    return "these are not the weights after two steps of SGD with momentum."
+
+
+# --- the exercises ---------------------------------------------------------------------
+
+MLP_PARAMS = dense_params(784, 128) + dense_params(128, 10)
+WIDE_PARAMS = dense_params(784, 256) + dense_params(256, 10)
+
+_EXERCISES = [
+    Exercise(
+        "welcome.dense",
+        "Parameters of one dense layer",
+        _judge_count(dense_params(784, 10), {
+            784 * 10: "that counts the weights only; each of the 10 outputs also has a bias.",
+            784 + 10: "inputs and outputs are connected all to all: multiply, don't add.",
+            785: "that is one output's weights and bias; there are 10 outputs.",
+        }, "count one weight per input and output, plus one bias per output."),
+        "7,850 = 784 × 10 weights + 10 biases. Every dense layer in this course counts the same way.",
+        hints=("A dense layer connects every input to every output, and adds a bias to each output.",
+               "784 inputs × 10 outputs weights, plus 10 biases."),
+        worked="784 × 10 = 7,840 weights, plus one bias per output: 7,840 + 10 = 7,850.",
+    ),
+    Exercise(
+        "mlp.wider",
+        "A wider hidden layer",
+        _judge_count(WIDE_PARAMS, {
+            MLP_PARAMS: "that is the model above, with 128 hidden units; build a new one whose hidden layer has 256.",
+            784 * 256 + 256 * 10: "that leaves out the biases: each layer has one bias per output unit.",
+            dense_params(784, 256): "that is the hidden layer alone; add the output layer, 256 → 10.",
+            dense_params(784, 256) + dense_params(256, 256) + dense_params(256, 10):
+                "that model has two hidden layers; keep one, with 256 units.",
+        }, "a dense layer from n inputs to m outputs has n × m weights and m biases; add up both layers."),
+        "203,530 parameters: twice the units, about twice the parameters, nearly all of them in the first layer.",
+        hints=("Only the hidden layer changes: 784 → 256 → 10, with the same ReLU and dropout. "
+               "Dropout has no parameters.",
+               "A dense layer from n inputs to m outputs has n × m weights and m biases.",
+               "(784 × 256 + 256) + (256 × 10 + 10)."),
+        worked=("784 inputs → 256 hidden units: 784 × 256 + 256 = 200,960. 256 → 10 outputs: "
+                "256 × 10 + 10 = 2,570. In all 203,530, against 101,770 with 128 units."),
+    ),
+    Exercise(
+        "mlp.softmax",
+        "Softmax by hand",
+        _judge_softmax,
+        "your probabilities match the softmax: exp(logit) divided by the sum of exp(logits) of each image.",
+        hints=("Softmax turns a row of logits into probabilities: exponentiate, then divide by the row's sum.",
+               "Sum over the classes (axis 1 / dim=1) and keep that dimension (keepdims=True / keepdim=True) "
+               "so that the division broadcasts over each row.",
+               "Subtracting each row's maximum first changes nothing in the result, and keeps exp from "
+               "overflowing: that is what the frameworks do."),
+        worked=("p[i, k] = exp(z[i, k]) / Σ_j exp(z[i, j]) for the logits z of image i. With NumPy: "
+                "e = np.exp(z - z.max(axis=1, keepdims=True)); p = e / e.sum(axis=1, keepdims=True)."),
+        given=("logits",),
+    ),
+    Exercise(
+        "mlp.momentum",
+        "Another optimizer",
+        _judge_momentum,
+        "[0.46, -0.92]: the second step is larger than the first, because the velocity remembers the first gradient.",
+        hints=("Start from w = [1.0, -2.0]; the gradient of w₁² + w₂² is 2w. Take exactly two steps.",
+               "Momentum keeps a velocity: v ← 0.9 v + gradient, then w ← w − 0.1 v. "
+               "PyTorch's SGD and Keras's SGD both use this, written two ways.",
+               "Step 1: v = 2w₀, w₁ = 0.8 w₀. Step 2: v = 0.9 · 2w₀ + 2 · 0.8 w₀ = 3.4 w₀."),
+        worked=("Step 1: gradient 2w₀ = [2, -4], velocity [2, -4], w₁ = w₀ − 0.1 · [2, -4] = [0.8, -1.6]. "
+                "Step 2: gradient [1.6, -3.2], velocity 0.9 · [2, -4] + [1.6, -3.2] = [3.4, -6.8], "
+                "w₂ = [0.8, -1.6] − 0.1 · [3.4, -6.8] = [0.46, -0.92]. Plain SGD would give [0.64, -1.28]."),
+    ),
+]
+
+EXERCISES: dict[str, Exercise] = {exercise.id: exercise for exercise in _EXERCISES}
+_hints_given: Counter[str] = Counter()
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    """The exercise called ``exercise_id``, with a clear error for a typo."""
+    try:
+        return EXERCISES[exercise_id]
+    except KeyError:
+        raise ValueError(f"unknown exercise {exercise_id!r}; the exercises are {', '.join(EXERCISES)}.") from None
+
+
+def judge(exercise_id: str, answer: object, **given: object) -> str | None:
+    """None if ``answer`` is right, else what is wrong with it (what :func:`check` would raise)."""
+    exercise = get_exercise(exercise_id)
+    missing = [name for name in exercise.given if name not in given]
+    if missing:
+        raise TypeError(f"exercises.check({exercise_id!r}, answer, ...) also needs "
+                        f"{', '.join(f'{name}=...' for name in missing)}.")
+    try:
+        return exercise.judge(answer, given)
+    except _BadAnswer as problem:
+        return str(problem)
+
+
+def check(exercise_id: str, answer: object, **given: object) -> None:
+    """Print ✓ if ``answer`` is right; otherwise raise :class:`WrongAnswer` with what looks wrong."""
+    __tracebackhide__ = True  # IPython and pytest show the message, not this function's frame
+    exercise = get_exercise(exercise_id)
+    problem = judge(exercise_id, answer, **given)
+    if problem is not None:
+        raise WrongAnswer(f"✗ {exercise.title}: {problem}\n"
+                          f"More help: exercises.hint({exercise_id!r}); the answer: exercises.solution({exercise_id!r}).")
+    print(f"✓ {exercise.title}: {exercise.praise}")
+
+
+def hint(exercise_id: str) -> None:
+    """Print the next hint for the exercise, one more at each call."""
+    exercise = get_exercise(exercise_id)
+    number = min(_hints_given[exercise_id], len(exercise.hints) - 1)
+    _hints_given[exercise_id] = number + 1
+    text = f"Hint {number + 1} of {len(exercise.hints)}: {exercise.hints[number]}"
+    if number + 1 == len(exercise.hints):
+        text += f"\n(That is the last hint; exercises.solution({exercise_id!r}) shows the answer.)"
+    print(text)
+
+
+def solution(exercise_id: str, framework: str | None = None) -> None:
+    """Print the worked answer, and the solution code from the instructor notebook when it is at hand.
+
+    ``framework`` (``keras``, ``tensorflow`` or ``pytorch``) picks the notebook; by default
+    it is the framework the calling notebook imported.
+    """
+    exercise = get_exercise(exercise_id)
+    text = f"{exercise.title} ({exercise_id}): {exercise.worked}"
+    framework = framework or _framework_in_use()
+    found = solution_cells(exercise_id)
+    chosen = {path: code for path, code in found.items() if path.stem == framework} or (
+        found if len(found) == 1 else {})
+    for path, code in chosen.items():
+        text += f"\n\nThe code in {path.relative_to(config.PROJECT_ROOT)}:\n\n{code}"
+    if not chosen and found:
+        text += ("\n\nThe code is in the instructor notebooks: "
+                 + ", ".join(str(path.relative_to(config.PROJECT_ROOT)) for path in found) + ".")
+    print(text)
+
+
+def solution_cells(exercise_id: str, root: Path | None = None) -> dict[Path, str]:
+    """The instructor notebooks whose cells solve ``exercise_id``, each with its solution code."""
+    import nbformat
+
+    from .notebooks import course_notebooks
+    from .student import exercise_id as checked_id
+    from .student import has_solution, solution_code
+
+    found = {}
+    for path in course_notebooks(root):
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and checked_id(cell.source) == exercise_id and has_solution(cell.source):
+                found[path] = solution_code(cell.source)
+    return found
+
+
+def _framework_in_use() -> str | None:
+    """The framework the notebook imported, read from its global names (``torch``, ``keras``, ``tf``)."""
+    import __main__
+
+    names = vars(__main__)
+    for name, framework in (("torch", "pytorch"), ("keras", "keras"), ("tf", "tensorflow")):
+        if name in names:
+            return framework
+    return None

@@ -1,0 +1,165 @@
+"""Student versions of the notebooks: the instructor's solutions replaced by stubs.
+
+The notebooks in the repository are the instructor versions. Their answers sit between
+``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines, as nbgrader writes them. The student
+version of a code cell keeps everything outside those lines and puts one stub in place of
+the solution, so running it stops exactly there::
+
+    raise NotImplementedError("Exercise mlp.wider: your code here")
+
+A markdown solution becomes ``YOUR ANSWER HERE``. Outputs are dropped, since a recorded
+output could give the answer away.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from . import config
+from .notebooks import CHECK_OUTPUT_MARK, course_notebooks
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+MARKDOWN_STUB = "YOUR ANSWER HERE"
+STUB_ERROR = "NotImplementedError"
+# The exercise a cell answers is the one it checks: exercises.check("mlp.wider", ...).
+EXERCISE_ID = re.compile(r"""check\(\s*["']([\w.]+)["']""")
+
+
+class SolutionMarkerError(ValueError):
+    """A cell's solution markers do not pair up; the message names the notebook and cell."""
+
+
+def code_stub(exercise_id: str | None) -> str:
+    """The line that replaces a code solution: it fails with a message naming the exercise."""
+    what = f"Exercise {exercise_id}" if exercise_id else "This exercise"
+    return f'raise {STUB_ERROR}("{what}: your code here")'
+
+
+def exercise_id(source: str) -> str | None:
+    """The id of the exercise a cell checks, or None if it checks none."""
+    found = EXERCISE_ID.search(source)
+    return found.group(1) if found else None
+
+
+def _regions(source: str) -> list[tuple[int, int]]:
+    """Line numbers ``(begin, end)`` of each marker pair; raises on unpaired or nested markers."""
+    regions, begin = [], None
+    for number, line in enumerate(source.splitlines()):
+        marker = line.strip()
+        if marker == BEGIN_SOLUTION:
+            if begin is not None:
+                raise SolutionMarkerError(f"line {number + 1}: {BEGIN_SOLUTION} inside another solution; "
+                                          f"close the first one with {END_SOLUTION}.")
+            begin = number
+        elif marker == END_SOLUTION:
+            if begin is None:
+                raise SolutionMarkerError(f"line {number + 1}: {END_SOLUTION} without a {BEGIN_SOLUTION} before it.")
+            regions.append((begin, number))
+            begin = None
+    if begin is not None:
+        raise SolutionMarkerError(f"line {begin + 1}: {BEGIN_SOLUTION} is never closed with {END_SOLUTION}.")
+    return regions
+
+
+def has_solution(source: str) -> bool:
+    """True if ``source`` holds at least one complete solution region."""
+    return bool(_regions(source))
+
+
+def solution_code(source: str) -> str:
+    """The lines between the markers of ``source`` (every region, joined), dedented."""
+    lines = source.splitlines()
+    return "\n".join(textwrap.dedent("\n".join(lines[begin + 1:end])) for begin, end in _regions(source))
+
+
+def strip_solutions(source: str, stub: str) -> str:
+    """``source`` with each solution region, markers included, replaced by ``stub`` at the marker's indent."""
+    lines = source.splitlines()
+    kept, position = [], 0
+    for begin, end in _regions(source):
+        indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+        kept += lines[position:begin] + [indent + stub]
+        position = end + 1
+    return "\n".join(kept + lines[position:])
+
+
+def student_notebook(notebook: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """A copy of an instructor ``notebook`` with its solutions stubbed and its outputs removed."""
+    import copy
+
+    student = copy.deepcopy(notebook)
+    student.metadata.pop("widgets", None)
+    for number, cell in enumerate(student.cells, 1):
+        cell.metadata.pop("execution", None)
+        try:
+            if cell.cell_type == "code":
+                cell.source = strip_solutions(cell.source, code_stub(exercise_id(cell.source)))
+                # nbval's marks mean nothing without the recorded outputs, which are gone.
+                cell.source = "\n".join(line for line in cell.source.splitlines() if line.strip() != CHECK_OUTPUT_MARK)
+                cell.outputs, cell.execution_count = [], None
+            elif cell.cell_type == "markdown":
+                cell.source = strip_solutions(cell.source, MARKDOWN_STUB)
+        except SolutionMarkerError as error:
+            raise SolutionMarkerError(f"{name}, cell {number}: {error}") from None
+    student.metadata["course"] = {"version": "student"}
+    return student
+
+
+@dataclass
+class BuildReport:
+    """What :func:`build_student_versions` wrote, and what it left alone."""
+
+    written: list[Path]
+    kept: list[Path]  # existing notebooks that differ from a fresh build: maybe a learner's work
+    stubs: int
+
+
+def build_student_versions(out: Path | None = None, source: Path | None = None,
+                           notebooks: list[Path] | None = None, force: bool = False) -> BuildReport:
+    """Write the student version of every notebook under ``source`` into ``out``, in the same folders.
+
+    Other files beside the notebooks (images, data) are copied as they are. A student
+    notebook that already exists and differs from the new build is kept unless ``force``,
+    so that rebuilding never overwrites a learner's answers.
+    """
+    source = (source or config.NOTEBOOKS_DIR).resolve()
+    out = (out or config.PROJECT_ROOT / "student").resolve()
+    if out == source or source in out.parents:
+        raise ValueError(f"the student folder {out} must lie outside the instructor notebooks in {source}; "
+                         "choose another --out.")
+    paths = [Path(path).resolve() for path in notebooks] if notebooks else course_notebooks(source)
+    report = BuildReport(written=[], kept=[], stubs=0)
+    for path in paths:
+        try:
+            relative = path.relative_to(source)
+        except ValueError:
+            raise ValueError(f"{path} is not under the notebooks folder {source}.") from None
+        target = out / relative
+        student = student_notebook(nbformat.read(path, as_version=4), name=str(relative))
+        report.stubs += sum(STUB_ERROR in cell.source for cell in student.cells if cell.cell_type == "code")
+        text = nbformat.writes(student) + "\n"
+        if target.is_file() and not force and target.read_text() != text:
+            report.kept.append(target)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        report.written.append(target)
+    if not notebooks:
+        _copy_other_files(source, out)
+    return report
+
+
+def _copy_other_files(source: Path, out: Path) -> None:
+    skipped = {".ipynb_checkpoints", "__pycache__"}
+    for path in source.rglob("*"):
+        if path.is_file() and path.suffix != ".ipynb" and not skipped & set(path.relative_to(source).parts):
+            target = out / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)

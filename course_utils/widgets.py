@@ -1,0 +1,275 @@
+"""Interactive widgets: a prediction explorer, a gallery of mistakes, and a drawing pad.
+
+Each widget is a thin ipywidgets layer over plain functions (which predictions to show,
+the HTML of a probability chart, a digit as a PNG), and those functions carry the tests.
+The widgets are built without a browser too, so notebooks that show them run headless
+under nbval and ``course run``; they only respond to clicks in a live Jupyter session.
+
+Predictions are arrays of class probabilities, one row per image, keyed by the model's
+name (``"mlp/keras"``), so that this module never imports a framework.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from .drawing import EmptyDrawing, to_mnist
+
+DIGITS = tuple("0123456789")
+FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+PredictFn = Callable[[np.ndarray], np.ndarray]
+
+
+def class_names(data_source: str) -> tuple[str, ...]:
+    """The names of the ten classes of a dataset (its ``Dataset.source``)."""
+    return FASHION if data_source.startswith("fashion") else DIGITS
+
+
+# --- plain functions -------------------------------------------------------------------
+
+
+def digit_png(image: np.ndarray, scale: int = 4) -> bytes:
+    """A 28×28 image (uint8 0..255, or floats 0..1) as PNG bytes, each pixel ``scale`` pixels wide."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"expected one greyscale image of shape (height, width), got shape {image.shape}.")
+    if not np.issubdtype(image.dtype, np.integer):
+        image = np.clip(image * 255, 0, 255)
+    pixels = np.kron(image.astype(np.uint8), np.ones((scale, scale), dtype=np.uint8))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def validate_predictions(predictions: Mapping[str, np.ndarray], n_images: int) -> dict[str, np.ndarray]:
+    """The predictions as float arrays, after checking each is ``(n_images, classes)`` probabilities."""
+    if not predictions:
+        raise ValueError("no predictions to show: run a task notebook first, so that it records its predictions.")
+    checked = {}
+    for name, probabilities in predictions.items():
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        if probabilities.ndim != 2 or len(probabilities) != n_images:
+            raise ValueError(f"predictions of {name!r} have shape {probabilities.shape}; expected one row of "
+                             f"class probabilities for each of the {n_images:,} images.")
+        checked[name] = probabilities
+    return checked
+
+
+def misclassified(probabilities: np.ndarray, labels: np.ndarray, limit: int | None = None) -> np.ndarray:
+    """Indices of the images the model gets wrong, the most confidently wrong first."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    order = np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")
+    return wrong[order][:limit]
+
+
+def mistakes_summary(predictions: Mapping[str, np.ndarray], labels: np.ndarray) -> str:
+    """One line per model (accuracy, mistakes), and how many images every model gets wrong."""
+    labels = np.asarray(labels)
+    lines, wrong_everywhere = [], np.ones(len(labels), dtype=bool)
+    for model, probabilities in predictions.items():
+        wrong = np.asarray(probabilities).argmax(axis=1) != labels
+        wrong_everywhere &= wrong
+        lines.append(f"{model:<20} accuracy {1 - wrong.mean():.4f}, {wrong.sum():,} of {len(labels):,} wrong")
+    lines.append(f"{wrong_everywhere.sum():,} test images are wrong in every model")
+    return "\n".join(lines)
+
+
+def probability_chart_html(probabilities: np.ndarray, names: tuple[str, ...] = DIGITS, title: str = "",
+                           label: int | None = None) -> str:
+    """HTML bars of one row of class probabilities; the prediction is bold, the true class marked ✓."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != (len(names),):
+        raise ValueError(f"expected {len(names)} probabilities, got shape {probabilities.shape}.")
+    predicted = int(np.argmax(probabilities))
+    verdict = "" if label is None else (" ✓" if predicted == label else f" ✗ (it is {html.escape(names[label])})")
+    rows = [f"<div><b>{html.escape(title)}</b>{': ' if title else ''}{html.escape(names[predicted])} "
+            f"({probabilities[predicted]:.1%}){verdict}</div>"]
+    for number, (name, probability) in enumerate(zip(names, probabilities)):
+        weight = "bold" if number == predicted else "normal"
+        colour = "#2a7" if number == label else ("#c44" if number == predicted else "#88a")
+        rows.append(
+            f'<div style="display:flex;align-items:center;gap:6px;font-weight:{weight}">'
+            f'<span style="width:7em;text-align:right">{html.escape(name)}</span>'
+            f'<span style="display:inline-block;height:0.8em;width:{probability * 150:.1f}px;'
+            f'background:{colour}"></span><span>{probability:.1%}</span></div>')
+    return '<div style="font-family:monospace;font-size:12px;width:21em">' + "".join(rows) + "</div>"
+
+
+# --- widgets ---------------------------------------------------------------------------
+
+
+class _Widget:
+    """Shows as its ``widget`` when it is the last value of a cell."""
+
+    widget: object
+
+    def _repr_mimebundle_(self, **kwargs: object) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class PredictionExplorer(_Widget):
+    """Pick a test image with the slider, and see each model's prediction and probabilities."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, predictions: Mapping[str, np.ndarray],
+                 names: tuple[str, ...] = DIGITS) -> None:
+        import ipywidgets as widgets
+
+        self.images, self.labels, self.names = images, np.asarray(labels), names
+        self.predictions = validate_predictions(predictions, len(images))
+        self.slider = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
+                                        continuous_update=False)
+        next_mistake = widgets.Button(description="next mistake", tooltip="the next image that some model gets wrong")
+        self.picture = widgets.Image(format="png", width=112, height=112)
+        self.charts = widgets.HTML()
+        self.wrong_somewhere = np.flatnonzero(
+            np.any([p.argmax(axis=1) != self.labels for p in self.predictions.values()], axis=0))
+        self.slider.observe(lambda change: self.show(change["new"]), names="value")
+        next_mistake.on_click(lambda _button: self.next_mistake())
+        self.widget = widgets.VBox([widgets.HBox([self.slider, next_mistake]),
+                                    widgets.HBox([self.picture, self.charts])])
+        self.show(0)
+
+    def show(self, index: int) -> None:
+        """Show test image ``index`` and every model's probabilities for it."""
+        self.picture.value = digit_png(self.images[index])
+        label = int(self.labels[index])
+        self.charts.value = (f"<div>test image {index}, label <b>{html.escape(self.names[label])}</b></div>"
+                             '<div style="display:flex;flex-wrap:wrap;gap:12px">'
+                             + "".join(probability_chart_html(p[index], self.names, model, label)
+                                       for model, p in self.predictions.items()) + "</div>")
+
+    def next_mistake(self) -> None:
+        """Move the slider to the next image that at least one model gets wrong (wrapping around)."""
+        if len(self.wrong_somewhere):
+            later = self.wrong_somewhere[self.wrong_somewhere > self.slider.value]
+            self.slider.value = int(later[0] if len(later) else self.wrong_somewhere[0])
+
+
+class MisclassifiedGallery(_Widget):
+    """The images a model gets wrong, the most confidently wrong first; pick the model from the list."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, predictions: Mapping[str, np.ndarray],
+                 limit: int = 24, names: tuple[str, ...] = DIGITS) -> None:
+        import ipywidgets as widgets
+
+        self.images, self.labels, self.names, self.limit = images, np.asarray(labels), names, limit
+        self.predictions = validate_predictions(predictions, len(images))
+        self.choice = widgets.Dropdown(options=list(self.predictions), description="model")
+        self.heading = widgets.HTML()
+        self.grid = widgets.GridBox(layout=widgets.Layout(grid_template_columns="repeat(auto-fill, 96px)"))
+        self.choice.observe(lambda change: self.show(change["new"]), names="value")
+        self.widget = widgets.VBox([self.choice, self.heading, self.grid])
+        self.show(self.choice.value)
+
+    def show(self, model: str) -> None:
+        """Fill the gallery with ``model``'s mistakes."""
+        import ipywidgets as widgets
+
+        probabilities = self.predictions[model]
+        wrong = misclassified(probabilities, self.labels, self.limit)
+        total = int((probabilities.argmax(axis=1) != self.labels).sum())
+        self.heading.value = (f"{html.escape(model)} gets <b>{total:,}</b> of {len(self.labels):,} test images "
+                              f"wrong. The {len(wrong)} it is surest of (true → predicted, confidence):")
+        tiles = []
+        for index in wrong:
+            predicted = int(probabilities[index].argmax())
+            caption = (f"#{index}: {html.escape(self.names[int(self.labels[index])])} → "
+                       f"{html.escape(self.names[predicted])} ({probabilities[index, predicted]:.0%})")
+            tiles.append(widgets.VBox([widgets.Image(value=digit_png(self.images[index], scale=3), format="png"),
+                                       widgets.HTML(f'<span style="font-size:11px">{caption}</span>')]))
+        self.grid.children = tiles
+
+
+class DrawingPad(_Widget):
+    """Draw a digit with the mouse; it is preprocessed as MNIST's digits were, and the model classifies it.
+
+    ``predict_fn`` takes float32 images of shape ``(n, 28, 28)``, ink bright on black in
+    0..1 like the scaled training images, and returns ``(n, classes)`` probabilities.
+    """
+
+    def __init__(self, predict_fn: PredictFn, names: tuple[str, ...] = DIGITS, size: int = 280) -> None:
+        import ipywidgets as widgets
+        try:
+            from ipycanvas import Canvas
+        except ImportError:
+            raise ImportError("the drawing pad needs ipycanvas: pip install -r requirements.txt") from None
+
+        self.predict_fn, self.names, self.size = predict_fn, names, size
+        self.canvas = Canvas(width=size, height=size, sync_image_data=True,
+                             layout=widgets.Layout(border="1px solid #888", width=f"{size}px", height=f"{size}px"))
+        self.preview = widgets.Image(format="png", width=84, height=84)
+        self.result = widgets.HTML("Draw a digit in the box.")
+        clear = widgets.Button(description="clear")
+        clear.on_click(lambda _button: self.clear())
+        self.widget = widgets.HBox([self.canvas, widgets.VBox([clear, widgets.Label("what the model sees:"),
+                                                               self.preview, self.result])])
+        self._last: tuple[float, float] | None = None
+        self.canvas.on_mouse_down(self._pen_down)
+        self.canvas.on_mouse_move(self._pen_move)
+        self.canvas.on_mouse_up(self._pen_up)
+        self.canvas.on_mouse_out(self._pen_up)
+        self.canvas.observe(self._on_image, names="image_data")
+        self.clear()
+
+    def clear(self) -> None:
+        """Blank the pad: white paper; ink will be a round black pen about as wide as MNIST's strokes."""
+        self.canvas.clear()
+        self.canvas.fill_style = "white"
+        self.canvas.fill_rect(0, 0, self.size, self.size)
+        self.canvas.stroke_style, self.canvas.line_cap, self.canvas.line_join = "black", "round", "round"
+        self.canvas.line_width = self.size / 14
+        self.result.value, self.preview.value = "Draw a digit in the box.", b""
+
+    def classify(self, image: np.ndarray) -> np.ndarray | None:
+        """Preprocess ``image`` (as the canvas gives it), show what the model sees and predicts, return it."""
+        try:
+            digit = to_mnist(image)
+        except EmptyDrawing as empty:
+            self.result.value = html.escape(str(empty))
+            return None
+        probabilities = np.asarray(self.predict_fn(digit[None]), dtype=np.float64)
+        if probabilities.shape != (1, len(self.names)) or not np.allclose(probabilities.sum(axis=1), 1, atol=1e-3):
+            raise ValueError(f"predict_fn returned shape {probabilities.shape} summing to {probabilities.sum():.3f}; "
+                             f"it must return (n, {len(self.names)}) probabilities: apply softmax to the logits.")
+        self.preview.value = digit_png(digit, scale=3)
+        self.result.value = probability_chart_html(probabilities[0], self.names, "model")
+        return probabilities[0]
+
+    def _pen_down(self, x: float, y: float) -> None:
+        self._last = (x, y)
+
+    def _pen_move(self, x: float, y: float) -> None:
+        if self._last is not None:
+            self.canvas.stroke_line(*self._last, x, y)
+            self._last = (x, y)
+
+    def _pen_up(self, x: float, y: float) -> None:
+        drawing, self._last = self._last is not None, None
+        if drawing:
+            self._classify_canvas()
+
+    def _on_image(self, change: dict) -> None:
+        if self._last is None:  # the picture of the finished stroke arrived after the pen went up
+            self._classify_canvas()
+
+    def _classify_canvas(self) -> None:
+        if self.canvas.image_data is None:
+            return
+        try:
+            self.classify(self.canvas.get_image_data())
+        except Exception as error:  # a callback's exception would vanish into the browser's log
+            self.result.value = f"<b>error</b>: {html.escape(str(error))}"
+
+
+# Lower-case names for the notebooks, which call them like functions.
+prediction_explorer = PredictionExplorer
+misclassified_gallery = MisclassifiedGallery
+drawing_pad = DrawingPad

@@ -1,0 +1,141 @@
+"""Exercises: right answers pass, typical mistakes get a hint that names them, notebooks use them all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+
+from course_utils import exercises, notebooks
+from course_utils.checks import CheckFailed
+from course_utils.student import exercise_id, has_solution
+from course_utils.tasks import FRAMEWORKS
+
+
+def exercise_cells() -> dict:
+    """Every notebook's exercise ids, from the cells that hold a solution and check it."""
+    found = {}
+    for path in notebooks.course_notebooks():
+        cells = nbformat.read(path, as_version=4).cells
+        found[path] = [exercise_id(cell.source) for cell in cells
+                       if cell.cell_type == "code" and has_solution(cell.source)]
+    return found
+
+
+def test_a_right_answer_prints_a_tick(capsys: pytest.CaptureFixture[str]) -> None:
+    exercises.check("mlp.wider", (784 * 256 + 256) + (256 * 10 + 10))
+    assert capsys.readouterr().out.startswith("✓ A wider hidden layer")
+
+
+@pytest.mark.parametrize("answer", [203530, np.int64(203530), 203530.0, np.array(203530)])
+def test_a_count_may_come_as_any_whole_number(answer: object) -> None:
+    assert exercises.judge("mlp.wider", answer) is None
+
+
+@pytest.mark.parametrize("answer, named", [
+    (101_770, "128 hidden units"),  # the model above, unchanged
+    (784 * 256 + 256 * 10, "biases"),
+    (784 * 256 + 256, "output layer"),
+    (203_531, "n × m weights and m biases"),
+    (2.5, "whole number"),
+    ("203530", "whole number"),
+])
+def test_a_wrong_count_gets_a_hint_that_names_the_mistake(answer: object, named: str) -> None:
+    with pytest.raises(exercises.WrongAnswer, match=named) as raised:
+        exercises.check("mlp.wider", answer)
+    assert isinstance(raised.value, CheckFailed)  # so that nbval fails an instructor notebook with a wrong answer
+    assert "exercises.hint('mlp.wider')" in str(raised.value)
+
+
+@pytest.mark.parametrize("answer, named", [(7840, "weights only"), (794, "multiply"), (785, "10 outputs")])
+def test_welcome_exercise_names_each_mistake(answer: int, named: str) -> None:
+    assert named in exercises.judge("welcome.dense", answer)
+    assert exercises.judge("welcome.dense", 784 * 10 + 10) is None
+
+
+def test_softmax_by_hand() -> None:
+    logits = np.random.default_rng(0).normal(scale=3, size=(5, 10)).astype(np.float32)
+    exponentials = np.exp(logits)
+    assert exercises.judge("mlp.softmax", exponentials / exponentials.sum(axis=1, keepdims=True), logits=logits) is None
+    mistakes = {
+        "divide each row": exponentials,
+        "without exponentiating": logits / logits.sum(axis=1, keepdims=True),
+        "columns add up to 1": exponentials / exponentials.sum(axis=0, keepdims=True),
+        "one number per image": exponentials.argmax(axis=1),
+        "shape (10,)": exponentials[0],
+    }
+    for named, answer in mistakes.items():
+        assert named in exercises.judge("mlp.softmax", answer, logits=logits), named
+
+
+def test_softmax_needs_the_logits() -> None:
+    with pytest.raises(TypeError, match="logits="):
+        exercises.check("mlp.softmax", np.ones((5, 10)) / 10)
+
+
+def test_momentum_mistakes_made_with_real_optimizers() -> None:
+    torch = pytest.importorskip("torch")
+
+    def two_steps(make_optimizer) -> np.ndarray:
+        w = torch.tensor([1.0, -2.0], requires_grad=True)
+        optimizer = make_optimizer([w])
+        for _ in range(2):
+            optimizer.zero_grad()
+            (w**2).sum().backward()
+            optimizer.step()
+        return w.detach().numpy()
+
+    assert exercises.judge("mlp.momentum", two_steps(lambda w: torch.optim.SGD(w, lr=0.1, momentum=0.9))) is None
+    mistakes = {
+        "momentum of 0.9 is missing": lambda w: torch.optim.SGD(w, lr=0.1),
+        "Nesterov": lambda w: torch.optim.SGD(w, lr=0.1, momentum=0.9, nesterov=True),
+        "Adam": lambda w: torch.optim.Adam(w, lr=0.1),
+    }
+    for named, make_optimizer in mistakes.items():
+        assert named in exercises.judge("mlp.momentum", two_steps(make_optimizer)), named
+    assert "did not move" in exercises.judge("mlp.momentum", [1.0, -2.0])
+    gradient_needed = torch.tensor([0.46, -0.92], requires_grad=True)
+    assert "detach" in exercises.judge("mlp.momentum", gradient_needed)
+
+
+def test_hints_come_one_at_a_time_then_point_to_the_solution(capsys: pytest.CaptureFixture[str]) -> None:
+    exercises._hints_given.clear()
+    total = len(exercises.get_exercise("mlp.momentum").hints)
+    for number in range(1, total + 2):
+        exercises.hint("mlp.momentum")
+        out = capsys.readouterr().out
+        assert out.startswith(f"Hint {min(number, total)} of {total}:")
+        assert ("last hint" in out) == (number >= total)
+
+
+@pytest.mark.parametrize("framework, code", [("pytorch", "nn.Linear(28 * 28, 256)"),
+                                              ("keras", "layers.Dense(256"), ("tensorflow", "Dense(28 * 28, 256)")])
+def test_solution_shows_the_worked_answer_and_the_framework_code(
+        framework: str, code: str, capsys: pytest.CaptureFixture[str]) -> None:
+    exercises.solution("mlp.wider", framework=framework)
+    out = capsys.readouterr().out
+    assert "203,530" in out
+    assert f"notebooks/01_mlp/{framework}.ipynb" in out and code in out
+    assert "BEGIN SOLUTION" not in out
+
+
+def test_an_unknown_exercise_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="mlp.wider"):
+        exercises.check("mlp.wide", 1)
+
+
+def test_every_exercise_in_a_notebook_is_known() -> None:
+    for path, ids in exercise_cells().items():
+        for found in ids:
+            assert found in exercises.EXERCISES, f"{path} checks unknown exercise {found!r}"
+
+
+def test_exercise_modules_import_no_framework() -> None:
+    code = ("import sys, course_utils.exercises, course_utils.widgets, course_utils.drawing, "
+            "course_utils.student, course_utils.environment; "
+            "print(sorted({'torch', 'tensorflow', 'keras', 'jax'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
