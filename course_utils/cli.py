@@ -124,6 +124,21 @@ def cmd_student(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_slides(args: argparse.Namespace) -> int:
+    """Write notebooks as reveal.js slides: a slide per section, a sub-slide per exercise."""
+    from . import slides
+
+    out = Path(args.out) if args.out else config.PROJECT_ROOT / "exports" / "slides"
+    for path in [Path(p) for p in args.notebooks]:
+        try:
+            target = slides.write_slides(path, out, execute=args.execute, reveal_prefix=args.reveal_prefix)
+        except (OSError, RuntimeError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {_relative(target)}")
+    return 0
+
+
 def _relative(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(config.PROJECT_ROOT))
@@ -163,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", help="folder for the student versions (default: student/, which git ignores)")
     build.add_argument("--force", action="store_true", help="overwrite student notebooks that were changed")
     build.set_defaults(handler=cmd_student)
+
+    show = commands.add_parser("slides", help="write notebooks as reveal.js slides, to present them in class")
+    show.add_argument("notebooks", nargs="+")
+    show.add_argument("--out", help="folder for the .slides.html files (default: exports/slides/)")
+    show.add_argument("--execute", action="store_true", help="run each notebook in fast mode first, to show outputs")
+    show.add_argument("--reveal-prefix", help="URL or path of a local reveal.js 4, for a classroom without internet")
+    show.set_defaults(handler=cmd_slides)
     return parser
 
 

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_utils import cli, config, notebooks, student
+from course_utils import cli, config, notebooks, slides, student
 
 MLP_PYTORCH = config.NOTEBOOKS_DIR / "01_mlp" / "pytorch.ipynb"
 
@@ -114,3 +114,14 @@ def test_a_student_notebook_fails_only_at_its_stubs(tmp_path: Path, monkeypatch:
         error = next(output for output in cell.outputs if output.output_type == "error")
         assert error.ename == student.STUB_ERROR
         assert error.evalue == f"Exercise {student.exercise_id(cell.source)}: your code here"
+
+
+def test_slides_start_at_sections_and_exercises(tmp_path: Path) -> None:
+    marked = slides.mark_slides(nbformat.read(MLP_PYTORCH, as_version=4))
+    kinds = [(cell.source.split("\n", 1)[0], cell.metadata["slideshow"]["slide_type"]) for cell in marked.cells]
+    starts = [line for line, kind in kinds if kind == "slide"]
+    assert starts[0].startswith("# Task 1") and "## Setup" in starts and "## Exercises" in starts
+    assert [line for line, kind in kinds if kind == "subslide"][0] == "### Exercise 1: a wider hidden layer"
+    assert cli.main(["slides", "--out", str(tmp_path), str(MLP_PYTORCH)]) == 0
+    html = (tmp_path / "01_mlp_pytorch.slides.html").read_text()
+    assert "reveal" in html and html.count("<section") >= len(starts)
