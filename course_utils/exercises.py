@@ -26,6 +26,7 @@ import numpy as np
 
 from . import config
 from .checks import CheckFailed
+from .tasks import FRAMEWORKS, lstm_params
 
 # A judge returns None for a right answer, else what is wrong and where to look.
 Judge = Callable[[object, Mapping[str, object]], "str | None"]
@@ -183,6 +184,82 @@ def _judge_momentum(answer: object, given: Mapping[str, object]) -> str | None:
     return "these are not the weights after two steps of SGD with momentum."
 
 
+def gru_params(inputs: int, units: int, bias_vectors: int) -> int:
+    """Parameters of one GRU layer: three gates, each with input and recurrent weights and biases."""
+    return 3 * units * (inputs + units + bias_vectors)
+
+
+# Bias vectors per gate in each framework's recurrent layers, as the course's notebooks build them.
+LSTM_BIASES = {"keras": 1, "tensorflow": 1, "pytorch": 2}
+GRU_BIASES = {"keras": 2, "tensorflow": 1, "pytorch": 2}  # Keras's GRU: reset_after=True, its default
+BIAS_CONVENTIONS = {
+    ("lstm", "keras"): "Keras's LSTM keeps one bias vector per gate.",
+    ("lstm", "tensorflow"): "this notebook's LSTM keeps one bias vector per gate, as Keras's does.",
+    ("lstm", "pytorch"): "PyTorch's nn.LSTM keeps two bias vectors per gate, bias_ih and bias_hh.",
+    ("gru", "keras"): "Keras's GRU keeps two bias vectors per gate by default (reset_after=True).",
+    ("gru", "tensorflow"): "write the GRU here with one bias vector per gate, as this notebook's LSTM.",
+    ("gru", "pytorch"): "PyTorch's nn.GRU keeps two bias vectors per gate, bias_ih and bias_hh.",
+}
+RNN_INPUTS, RNN_UNITS = 28, 64
+RNN_HEAD = dense_params(RNN_UNITS, 10)
+
+
+def _framework(given: Mapping[str, object]) -> str:
+    framework = given["framework"]
+    if framework not in FRAMEWORKS:
+        raise _BadAnswer(f"framework={framework!r}; pass one of {', '.join(map(repr, FRAMEWORKS))}.")
+    return str(framework)
+
+
+def _judge_gru(answer: object, given: Mapping[str, object]) -> str | None:
+    framework, count = _framework(given), _whole_number(answer)
+    expected = gru_params(RNN_INPUTS, RNN_UNITS, GRU_BIASES[framework]) + RNN_HEAD
+    if count == expected:
+        return None
+    mistakes = {gru_params(RNN_INPUTS, RNN_UNITS, biases) + RNN_HEAD: BIAS_CONVENTIONS["gru", framework]
+                for biases in (1, 2)}
+    mistakes[lstm_params(RNN_INPUTS, RNN_UNITS, LSTM_BIASES[framework]) + RNN_HEAD] = (
+        "that is the LSTM model above; a GRU has three gates, not four.")
+    mistakes[gru_params(RNN_INPUTS, RNN_UNITS, GRU_BIASES[framework])] = "that is the GRU alone; add the Dense layer, 64 → 10."
+    return f"{count:,} is not it: " + mistakes.get(count, "each of the three gates has 28 input weights, 64 recurrent "
+                                                           "weights and its biases for each of the 64 units.")
+
+
+def _judge_bidirectional(answer: object, given: Mapping[str, object]) -> str | None:
+    framework, count = _framework(given), _whole_number(answer)
+    one_way = lstm_params(RNN_INPUTS, RNN_UNITS, LSTM_BIASES[framework])
+    expected = 2 * one_way + dense_params(2 * RNN_UNITS, 10)
+    if count == expected:
+        return None
+    mistakes = {2 * lstm_params(RNN_INPUTS, RNN_UNITS, biases) + dense_params(2 * RNN_UNITS, 10):
+                BIAS_CONVENTIONS["lstm", framework] for biases in (1, 2)}
+    mistakes |= {
+        2 * one_way + RNN_HEAD: "the Dense layer now reads both last outputs, concatenated: 128 inputs, not 64.",
+        one_way + RNN_HEAD: "that is the one-direction model above.",
+        one_way + dense_params(2 * RNN_UNITS, 10): "each direction has an LSTM of its own, with its own weights.",
+    }
+    return f"{count:,} is not it: " + mistakes.get(count, "count two LSTMs, and a Dense layer from 128 inputs to 10.")
+
+
+def _judge_columns(answer: object, given: Mapping[str, object]) -> str | None:
+    images = _array(given["images"], "the images")
+    columns = _array(answer, "your sequences")
+    if images.ndim != 3:
+        raise _BadAnswer(f"the images have shape {images.shape}; pass a batch of them, shape (n, 28, 28).")
+    if _close(columns, images.transpose(0, 2, 1)):
+        return None
+    if columns.shape == images.shape[::-1] and columns.shape != images.shape:
+        return ("that reverses every axis, the batch's too (as .T does): swap only the last two, "
+                "rows and columns, and keep the batch first.")
+    if columns.shape != images.shape:
+        return f"your sequences have shape {columns.shape}; expected {images.shape}: 28 steps of 28 pixels per image."
+    if _close(columns, images):
+        return "these are still the rows: step t must be column t of each image."
+    if _close(columns, images[:, ::-1]) or _close(columns, images[:, :, ::-1]):
+        return "that flips each image; transpose it instead, swapping the row and column axes."
+    return "step t must be column t of each image, read from top to bottom: swap the last two axes."
+
+
 # --- the exercises ---------------------------------------------------------------------
 
 MLP_PARAMS = dense_params(784, 128) + dense_params(128, 10)
@@ -246,6 +323,53 @@ _EXERCISES = [
         worked=("Step 1: gradient 2w₀ = [2, -4], velocity [2, -4], w₁ = w₀ − 0.1 · [2, -4] = [0.8, -1.6]. "
                 "Step 2: gradient [1.6, -3.2], velocity 0.9 · [2, -4] + [1.6, -3.2] = [3.4, -6.8], "
                 "w₂ = [0.8, -1.6] − 0.1 · [3.4, -6.8] = [0.46, -0.92]. Plain SGD would give [0.64, -1.28]."),
+    ),
+]
+
+_EXERCISES += [
+    Exercise(
+        "rnn.gru",
+        "A GRU instead",
+        _judge_gru,
+        "that is the GRU model's count in your framework: three gates instead of four, so about a quarter "
+        "fewer parameters than the LSTM.",
+        hints=("A GRU has three gates (reset, update, candidate) where an LSTM has four; the Dense layer "
+               "64 → 10 stays.",
+               "Each gate has, for each of the 64 units, 28 input weights, 64 recurrent weights and its biases.",
+               "Biases: Keras's GRU and PyTorch's nn.GRU keep two vectors per gate; the low-level TensorFlow "
+               "notebook writes one. So 3 × 64 × (28 + 64 + biases) + (64 × 10 + 10)."),
+        worked=("3 gates × 64 units × (28 inputs + 64 recurrent + bias vectors), plus 64 × 10 + 10 for the Dense "
+                "layer. Two bias vectors (Keras, PyTorch): 18,048 + 650 = 18,698. One (the low-level "
+                "TensorFlow notebook): 17,856 + 650 = 18,506."),
+        given=("framework",),
+    ),
+    Exercise(
+        "rnn.columns",
+        "Columns instead of rows",
+        _judge_columns,
+        "each sequence now reads its digit from left to right, one column of 28 pixels per step.",
+        hints=("Keep the batch axis first and swap the other two: image[i, row, column] becomes "
+               "sequence[i, column, row].",
+               "NumPy, Keras and TensorFlow take the new order of all axes: (0, 2, 1). PyTorch's "
+               "transpose takes the two axes to swap: 1 and 2."),
+        worked=("Swap the row and column axes and keep the batch first: x.transpose(0, 2, 1) in NumPy, "
+                "keras.ops.transpose(x, (0, 2, 1)), tf.transpose(x, [0, 2, 1]), or x.transpose(1, 2) "
+                "on a PyTorch tensor."),
+        given=("images",),
+    ),
+    Exercise(
+        "rnn.bidirectional",
+        "Both directions",
+        _judge_bidirectional,
+        "two LSTMs, one per direction, and a Dense layer that reads both last outputs: twice the "
+        "recurrent parameters for one more view of each digit.",
+        hints=("The second direction is a second LSTM, with weights of its own.",
+               "The Dense layer gets both last outputs side by side: 2 × 64 = 128 inputs.",
+               "2 × (the LSTM's parameters in your framework) + (128 × 10 + 10)."),
+        worked=("Each direction is an LSTM of 4 × 64 × (28 + 64 + bias vectors) parameters, and the Dense layer "
+                "has 128 × 10 + 10 = 1,290. One bias vector (Keras, low-level TensorFlow): 2 × 23,808 + 1,290 "
+                "= 48,906. Two (PyTorch): 2 × 24,064 + 1,290 = 49,418."),
+        given=("framework",),
     ),
 ]
 

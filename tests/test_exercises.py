@@ -101,6 +101,48 @@ def test_momentum_mistakes_made_with_real_optimizers() -> None:
     assert "detach" in exercises.judge("mlp.momentum", gradient_needed)
 
 
+def test_recurrent_counts_follow_each_frameworks_bias_convention() -> None:
+    torch = pytest.importorskip("torch")
+
+    def count(*modules) -> int:
+        return sum(p.numel() for module in modules for p in module.parameters())
+
+    gru = count(torch.nn.GRU(28, 64), torch.nn.Linear(64, 10))
+    both_ways = count(torch.nn.LSTM(28, 64, bidirectional=True), torch.nn.Linear(128, 10))
+    assert exercises.judge("rnn.gru", gru, framework="pytorch") is None
+    assert exercises.judge("rnn.bidirectional", both_ways, framework="pytorch") is None
+    # The same models with one bias vector per gate, as the low-level TensorFlow notebook writes them.
+    one_bias_gru = gru - 3 * 64
+    assert exercises.judge("rnn.gru", one_bias_gru, framework="tensorflow") is None
+    assert "two bias vectors" in exercises.judge("rnn.gru", one_bias_gru, framework="pytorch")
+    assert "one bias vector" in exercises.judge("rnn.gru", gru, framework="tensorflow")
+    assert "one bias vector" in exercises.judge("rnn.bidirectional", both_ways, framework="keras")
+    lstm_model = count(torch.nn.LSTM(28, 64), torch.nn.Linear(64, 10))
+    assert "three gates, not four" in exercises.judge("rnn.gru", lstm_model, framework="pytorch")
+    assert "one-direction model" in exercises.judge("rnn.bidirectional", lstm_model, framework="pytorch")
+    narrow_head = count(torch.nn.LSTM(28, 64, bidirectional=True), torch.nn.Linear(64, 10))
+    assert "128 inputs" in exercises.judge("rnn.bidirectional", narrow_head, framework="pytorch")
+    assert "pass one of" in exercises.judge("rnn.gru", gru, framework="jax")
+
+
+def test_columns_are_a_transpose_of_rows(sample_images: np.ndarray) -> None:
+    assert exercises.judge("rnn.columns", sample_images.transpose(0, 2, 1), images=sample_images) is None
+    assert exercises.judge("rnn.columns", np.swapaxes(sample_images, 1, 2), images=sample_images) is None
+    assert "the batch's too" in exercises.judge("rnn.columns", sample_images.T, images=sample_images)
+    assert "still the rows" in exercises.judge("rnn.columns", sample_images, images=sample_images)
+    assert "flips" in exercises.judge("rnn.columns", sample_images[:, :, ::-1], images=sample_images)
+    rotated = np.rot90(sample_images, axes=(1, 2))  # a transpose and a flip: columns, but right to left
+    assert "swap the last two axes" in exercises.judge("rnn.columns", rotated, images=sample_images)
+    assert "expected (5, 28, 28)" in exercises.judge("rnn.columns", sample_images[:, :14], images=sample_images)
+
+
+@pytest.fixture
+def sample_images() -> np.ndarray:
+    from course_utils.data import load_sample
+
+    return load_sample().x_test[:5]
+
+
 def test_hints_come_one_at_a_time_then_point_to_the_solution(capsys: pytest.CaptureFixture[str]) -> None:
     exercises._hints_given.clear()
     total = len(exercises.get_exercise("mlp.momentum").hints)
