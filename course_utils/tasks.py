@@ -58,7 +58,9 @@ TASKS = {
             "tensorflow": lstm_params(28, 64, bias_vectors=1) + _HEAD_PARAMS,
             "pytorch": lstm_params(28, 64, bias_vectors=2) + _HEAD_PARAMS,
         },
-        min_accuracy={"mnist": 0.98, "sample": 0.75, "fashion_mnist": 0.86, "fashion_mnist_fast": 0.65},
+        # Measured with 12 fast / 10 full epochs: sample 0.884-0.926 over 5 seeds and 3 frameworks,
+        # Fashion-MNIST subset 0.765-0.788, full Fashion-MNIST 0.869-0.873.
+        min_accuracy={"mnist": 0.98, "sample": 0.85, "fashion_mnist": 0.85, "fashion_mnist_fast": 0.72},
     ),
 }
 
