@@ -260,6 +260,81 @@ def _judge_columns(answer: object, given: Mapping[str, object]) -> str | None:
     return "step t must be column t of each image, read from top to bottom: swap the last two axes."
 
 
+# Shapes of one image's feature maps, (height, width, channels); PyTorch orders them (channels, height, width).
+CHANNELS_FIRST = {"keras": False, "tensorflow": False, "pytorch": True}
+FRAMEWORK_NAMES = {"keras": "Keras", "tensorflow": "TensorFlow", "pytorch": "PyTorch"}
+
+
+def conv_params(size: int, channels_in: int, channels_out: int) -> int:
+    """Parameters of a convolution: a ``size × size × channels_in`` kernel per output channel, and its bias."""
+    return size * size * channels_in * channels_out + channels_out
+
+
+def _shape_and_count(answer: object) -> tuple[tuple[int, int, int], int]:
+    """``(shape, count)`` from the answer; a leading batch axis of 1 (or None) is dropped from the shape."""
+    try:
+        shape, count = answer  # type: ignore[misc]
+        shape = tuple(None if size is None else int(size) for size in shape)
+    except (TypeError, ValueError):
+        raise _BadAnswer("pass a pair: (the feature maps' shape, the parameter count), "
+                         "for example (tuple(x.shape), params).") from None
+    if len(shape) == 4 and shape[0] in (None, 1):
+        shape = shape[1:]
+    if len(shape) != 3 or None in shape:
+        raise _BadAnswer(f"the shape {shape} is not that of one image's feature maps: "
+                         "pass height, width and channels (and the batch of 1, if you like).")
+    return shape, _whole_number(count)  # type: ignore[return-value]
+
+
+def _judge_feature_maps(height_width_channels: tuple[int, int, int], expected_count: int,
+                        shape_mistakes: Mapping[tuple[int, int, int], str], count_mistakes: Mapping[int, str]) -> Judge:
+    def judge(answer: object, given: Mapping[str, object]) -> str | None:
+        framework = _framework(given)
+        shape, count = _shape_and_count(answer)
+        height, width, channels = height_width_channels
+        expected_shape = (channels, height, width) if CHANNELS_FIRST[framework] else height_width_channels
+        if shape != expected_shape:
+            if sorted(shape) == sorted(expected_shape):
+                order = "channels first (N, C, H, W)" if CHANNELS_FIRST[framework] else "channels last (N, H, W, C)"
+                return f"the shape {shape} has its axes in another order; {FRAMEWORK_NAMES[framework]} keeps {order}."
+            as_hwc = (shape[1], shape[2], shape[0]) if CHANNELS_FIRST[framework] else shape
+            return f"the feature maps are not {shape}: " + shape_mistakes.get(
+                as_hwc, "without padding, a 3×3 window fits (size − 3) // stride + 1 times across; "
+                        "a 2×2 pooling halves the size, rounding down.")
+        if count != expected_count:
+            return f"the shape is right, but not {count:,} parameters: " + count_mistakes.get(
+                count, "each convolution has 3 × 3 × (input channels) weights and a bias per filter, "
+                       "and the dense layer a weight per feature and output.")
+        return None
+    return judge
+
+
+def _judge_dropout(answer: object, given: Mapping[str, object]) -> str | None:
+    values = _array(answer, "the dropped-out ones").ravel()
+    if values.size < 1000:
+        return f"that is {values.size} values; use at least 1,000, so that the fraction dropped is clear."
+    if np.allclose(values, 1):
+        return ("nothing was dropped: dropout is off outside training. Call it in training mode "
+                "(training=True, or model.train() in PyTorch).")
+    dropped = float(np.mean(values == 0))
+    kept = values[values != 0]
+    if not np.allclose(kept, kept[0]):
+        return "the kept values differ from each other: apply dropout to an array of ones."
+    if abs(dropped - DROPOUT_RATE) > 0.05:
+        return f"{dropped:.0%} of the values are zero; with a rate of {DROPOUT_RATE}, about half should be."
+    if np.isclose(kept[0], 1):
+        return "the kept values are still 1: the frameworks scale them by 1 / (1 − rate), so their sum stays the same."
+    if not np.isclose(kept[0], 1 / (1 - DROPOUT_RATE)):
+        return f"the kept values are {kept[0]:g}; each should be scaled by 1 / (1 − rate) = {1 / (1 - DROPOUT_RATE):g}."
+    return None
+
+
+DROPOUT_RATE = 0.5
+CNN_PARAMS = conv_params(3, 1, 32) + conv_params(3, 32, 64) + dense_params(5 * 5 * 64, 10)
+THIRD_CONV_PARAMS = conv_params(3, 1, 32) + conv_params(3, 32, 64) + conv_params(3, 64, 128) + dense_params(3 * 3 * 128, 10)
+STRIDED_PARAMS = conv_params(3, 1, 32) + conv_params(3, 32, 64) + dense_params(6 * 6 * 64, 10)
+
+
 # --- the exercises ---------------------------------------------------------------------
 
 MLP_PARAMS = dense_params(784, 128) + dense_params(128, 10)
@@ -370,6 +445,72 @@ _EXERCISES += [
                 "has 128 × 10 + 10 = 1,290. One bias vector (Keras, low-level TensorFlow): 2 × 23,808 + 1,290 "
                 "= 48,906. Two (PyTorch): 2 × 24,064 + 1,290 = 49,418."),
         given=("framework",),
+    ),
+]
+
+_EXERCISES += [
+    Exercise(
+        "cnn.third_conv",
+        "A third convolution",
+        _judge_feature_maps((3, 3, 128), THIRD_CONV_PARAMS, {
+            (5, 5, 128): "without padding, a 3×3 convolution trims a pixel from each side: 5 → 3.",
+            (1, 1, 128): "no pooling after the third convolution.",
+            (3, 3, 64): "128 filters make 128 channels.",
+        }, {
+            THIRD_CONV_PARAMS - dense_params(3 * 3 * 128, 10) + dense_params(5 * 5 * 64, 10):
+                "the dense layer now reads 3 × 3 × 128 = 1,152 features, not 1,600.",
+            THIRD_CONV_PARAMS - 128: "the new convolution has a bias for each of its 128 filters.",
+            CNN_PARAMS: "that is the model above, without the third convolution.",
+            CNN_PARAMS + conv_params(3, 1, 128): "each of the 128 filters spans all 64 input channels: 3 × 3 × 64 weights.",
+        }),
+        "feature maps of 3 × 3 pixels in 128 channels, and 104,202 parameters: the new convolution adds 73,856, "
+        "and the dense layer shrinks from 16,010 to 11,530.",
+        hints=("A 3×3 convolution without padding makes a map 2 pixels smaller: the 5 × 5 maps become 3 × 3, "
+               "with one channel per filter.",
+               "Its parameters: 3 × 3 × 64 weights for each of the 128 filters, and 128 biases.",
+               "The dense layer now reads 3 × 3 × 128 features. Keras works that out from the shapes; in "
+               "TensorFlow and PyTorch you write it."),
+        worked=("After the second pooling the maps are 5 × 5 × 64; a 3×3 convolution of 128 filters without "
+                "padding makes them 3 × 3 × 128 (PyTorch orders it 128 × 3 × 3). Parameters: 320 + 18,496 for "
+                "the first two convolutions, 3 × 3 × 64 × 128 + 128 = 73,856 for the third, and "
+                "1,152 × 10 + 10 = 11,530 for the dense layer: 104,202."),
+        given=("framework",),
+    ),
+    Exercise(
+        "cnn.strides",
+        "Strides instead of pooling",
+        _judge_feature_maps((6, 6, 64), STRIDED_PARAMS, {
+            (7, 7, 64): "that would be with 'same' padding; without it, a 3×3 window with stride 2 fits "
+                        "(28 − 3) // 2 + 1 = 13 times across, then (13 − 3) // 2 + 1 = 6.",
+            (5, 5, 64): "that is the pooled model's; remove the pooling layers.",
+            (13, 13, 64): "that is after one strided convolution; the second has stride 2 as well.",
+        }, {
+            CNN_PARAMS: "the convolutions keep their parameters, but the dense layer now reads 6 × 6 × 64 = 2,304 "
+                        "features, not 1,600.",
+        }),
+        "feature maps of 6 × 6 pixels in 64 channels, and 41,866 parameters: the strides skip the positions "
+        "that pooling would have computed and then thrown away.",
+        hints=("Without padding, a 3×3 window moving 2 pixels at a time fits (size − 3) // 2 + 1 times across.",
+               "28 → 13 → 6: the maps end 6 × 6 × 64.",
+               "The convolutions keep their parameters; the dense layer now reads 6 × 6 × 64 features."),
+        worked=("28 → (28 − 3) // 2 + 1 = 13 → (13 − 3) // 2 + 1 = 6, so the maps are 6 × 6 × 64 (PyTorch: "
+                "64 × 6 × 6). Parameters: 320 + 18,496 for the convolutions, unchanged, and "
+                "2,304 × 10 + 10 = 23,050 for the dense layer: 41,866."),
+        given=("framework",),
+    ),
+    Exercise(
+        "cnn.dropout",
+        "What dropout does",
+        _judge_dropout,
+        "about half the values are zero, and the rest are 2: dropout scales what it keeps by 1 / (1 − 0.5), so "
+        "that the next layer gets the same sum on average, in training and in evaluation.",
+        hints=("Dropout is only on in training: ask for training mode.",
+               "Keras: layers.Dropout(rate)(x, training=True). TensorFlow: tf.nn.dropout(x, rate). "
+               "PyTorch: nn.functional.dropout(x, rate, training=True).",
+               "The kept values are scaled by 1 / (1 − rate): for rate 0.5, they become 2."),
+        worked=("With rate 0.5, each value is zeroed with probability 0.5 and the others are multiplied by "
+                "1 / (1 − 0.5) = 2, so 10,000 ones become about 5,000 zeros and 5,000 twos, whose mean stays "
+                "about 1. In evaluation dropout does nothing, which is why the expected sum must match."),
     ),
 ]
 

@@ -136,6 +136,42 @@ def test_columns_are_a_transpose_of_rows(sample_images: np.ndarray) -> None:
     assert "expected (5, 28, 28)" in exercises.judge("rnn.columns", sample_images[:, :14], images=sample_images)
 
 
+def test_convolution_exercises_with_real_layers() -> None:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def shape_and_count(features, head) -> tuple:
+        return tuple(features(torch.zeros(1, 1, 28, 28)).shape), sum(
+            p.numel() for module in (features, head) for p in module.parameters())
+
+    pooled = [nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2)]
+    third = shape_and_count(nn.Sequential(*pooled, nn.Conv2d(64, 128, 3)), nn.Linear(128 * 3 * 3, 10))
+    assert exercises.judge("cnn.third_conv", third, framework="pytorch") is None
+    channels_last = ((1, 3, 3, 128), third[1])
+    assert exercises.judge("cnn.third_conv", channels_last, framework="tensorflow") is None
+    assert "another order" in exercises.judge("cnn.third_conv", channels_last, framework="pytorch")
+    padded = shape_and_count(nn.Sequential(*pooled, nn.Conv2d(64, 128, 3, padding=1)), nn.Linear(128 * 5 * 5, 10))
+    assert "5 → 3" in exercises.judge("cnn.third_conv", padded, framework="pytorch")
+    old_head = (third[0], third[1] - 11_530 + 16_010)
+    assert "1,152 features" in exercises.judge("cnn.third_conv", old_head, framework="pytorch")
+
+    strided = [nn.Conv2d(1, 32, 3, stride=2), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2)]
+    assert exercises.judge("cnn.strides", shape_and_count(nn.Sequential(*strided), nn.Linear(64 * 6 * 6, 10)),
+                           framework="pytorch") is None
+    same = [nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2, padding=1)]
+    assert "'same' padding" in exercises.judge(
+        "cnn.strides", shape_and_count(nn.Sequential(*same), nn.Linear(64 * 7 * 7, 10)), framework="pytorch")
+    assert "a pair" in exercises.judge("cnn.strides", 41_866, framework="pytorch")
+
+    ones = torch.ones(10_000)
+    torch.manual_seed(0)
+    assert exercises.judge("cnn.dropout", nn.functional.dropout(ones, 0.5, training=True)) is None
+    assert "training mode" in exercises.judge("cnn.dropout", nn.functional.dropout(ones, 0.5, training=False))
+    assert "about half" in exercises.judge("cnn.dropout", nn.functional.dropout(ones, 0.2, training=True))
+    unscaled = (torch.rand(10_000) > 0.5).float()  # a mask by hand, without the frameworks' scaling
+    assert "still 1" in exercises.judge("cnn.dropout", unscaled)
+
+
 @pytest.fixture
 def sample_images() -> np.ndarray:
     from course_utils.data import load_sample
@@ -173,6 +209,18 @@ def test_every_exercise_in_a_notebook_is_known() -> None:
     for path, ids in exercise_cells().items():
         for found in ids:
             assert found in exercises.EXERCISES, f"{path} checks unknown exercise {found!r}"
+
+
+def test_every_task_notebook_ends_with_two_to_four_exercises_the_same_in_each_framework() -> None:
+    cells = exercise_cells()
+    for folder in notebooks.task_folders():
+        task = folder.name.split("_", 1)[1]
+        known = [e.id for e in exercises.EXERCISES.values() if e.task == task]
+        for framework in FRAMEWORKS:
+            path = folder / f"{framework}.ipynb"
+            if path.is_file():
+                assert 2 <= len(cells[path]) <= 4, f"{path} has {len(cells[path])} exercises"
+                assert cells[path] == known, f"{path} checks {cells[path]}, the {task} exercises are {known}"
 
 
 def test_exercise_modules_import_no_framework() -> None:
