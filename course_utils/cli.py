@@ -63,6 +63,47 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_claims(args: argparse.Namespace) -> int:
+    """Run the blog-claim experiments of notebooks/05_claims outside Jupyter; print their tables and verdicts."""
+    import pandas as pd
+
+    # The workers inherit these, and read them the way the notebooks do.
+    if args.fast:
+        os.environ["COURSE_FAST"] = "1"
+    if args.dataset:
+        os.environ["COURSE_DATASET"] = args.dataset
+    elif not config.fast_mode() and "COURSE_DATASET" not in os.environ:
+        os.environ["COURSE_DATASET"] = "fashion_mnist"  # full MNIST needs a download; this one is installable
+    from . import claims
+    from .checks import CheckFailed
+
+    names = args.claims or list(claims.EXPERIMENTS)
+    unknown = sorted(set(names) - set(claims.EXPERIMENTS))
+    if unknown:
+        print(f"error: no claim called {', '.join(unknown)}; choose from {', '.join(claims.EXPERIMENTS)}.",
+              file=sys.stderr)
+        return 2
+    mode = "fast mode (small data, few repeats)" if config.fast_mode() else f"full mode ({config.dataset_name()})"
+    print(f"Testing {len(names)} claims in {mode}", flush=True)
+    failed = []
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 70):
+        for name in names:
+            print(f"\n=== {name} ===", flush=True)
+            try:
+                report = claims.EXPERIMENTS[name]()
+                for title, table in report.tables().items():
+                    print(f"\n{title}:\n{table.to_string()}")
+                print(f"\nverdict:\n{report.verdict()}")
+                report.check()
+            except CheckFailed as error:  # the other claims still run
+                print(f"FAILED: {error}")
+                failed.append(name)
+    if failed:
+        print(f"\n{len(failed)} of {len(names)} claims could not be tested: {', '.join(failed)}")
+        return 1
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     """Download and verify a dataset into the cache, so later runs need no network."""
     try:
@@ -162,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
     bench.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
     bench.set_defaults(handler=cmd_benchmark)
+
+    claims_ = commands.add_parser("claims", help="test the blog claims (speed, backends, graphs, ...); print tables")
+    claims_.add_argument("claims", nargs="*", help="any of speed, backends, graphs, debugging, tensorboard, "
+                                                   "deployment (default: all)")
+    claims_.add_argument("--fast", action="store_true", help="tiny data and few repeats (COURSE_FAST=1)")
+    claims_.add_argument("--dataset", choices=sorted(data.SPECS),
+                         help="dataset (COURSE_DATASET; in full mode the default is fashion_mnist)")
+    claims_.set_defaults(handler=cmd_claims)
 
     fetch = commands.add_parser("data", help="download and verify a dataset into the cache")
     fetch.add_argument("--dataset", choices=sorted(data.SPECS), default="mnist")

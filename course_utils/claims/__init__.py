@@ -1,0 +1,38 @@
+"""Experiments that test what blog posts claim about Keras, TensorFlow and PyTorch.
+
+One module per claim. Each runs its experiment in fresh worker processes (one per
+framework or Keras backend, see :mod:`course_utils.workers`) and returns a report: tables,
+a verdict worked out from the numbers, and ``check()``, which raises
+:class:`~course_utils.checks.CheckFailed` when something real is missing.
+
+| claim                                                   | run it with                      |
+|---------------------------------------------------------|----------------------------------|
+| "Keras is slower than PyTorch, and only for small data" | :func:`speed.measure_speed`       |
+| "Keras's backends are TensorFlow, Theano and CNTK"      | :func:`backends.compare_backends` |
+| "Keras has static graphs and PyTorch dynamic ones"      | :func:`graphs.trace_graphs`       |
+| "PyTorch is easier to debug"                            | :func:`debugging.provoke_shape_bugs` |
+| "PyTorch has no monitoring tool like TensorBoard"       | :func:`monitoring.log_to_tensorboard` |
+| "PyTorch exports to ONNX, TensorFlow deploys"           | :func:`deployment.export_and_reload` |
+
+The framework code lives in ``keras_cnn``, ``tensorflow_cnn`` and ``pytorch_cnn``, which
+only the workers import: importing this package imports no framework.
+"""
+
+from .backends import compare_backends
+from .debugging import provoke_shape_bugs
+from .deployment import export_and_reload
+from .graphs import trace_graphs
+from .monitoring import log_to_tensorboard
+from .speed import SpeedSettings, measure_speed
+
+EXPERIMENTS = {
+    "speed": measure_speed,
+    "backends": compare_backends,
+    "graphs": trace_graphs,
+    "debugging": provoke_shape_bugs,
+    "tensorboard": log_to_tensorboard,
+    "deployment": export_and_reload,
+}
+
+__all__ = ["EXPERIMENTS", "SpeedSettings", "compare_backends", "export_and_reload", "log_to_tensorboard",
+           "measure_speed", "provoke_shape_bugs", "trace_graphs"]

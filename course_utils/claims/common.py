@@ -1,0 +1,226 @@
+"""What the claims experiments share: the CNN's settings, the data, statistics, and running workers.
+
+Framework-free: the report modules and the framework workers both import it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import config
+from ..checks import CheckFailed
+from ..data import load_dataset
+from ..tasks import TASKS
+from ..workers import WorkerFailed, run_worker
+
+BATCH_SIZE = 128
+LEARNING_RATE = 1e-3
+ADAM_EPSILON = 1e-7
+CNN_DROPOUT = 0.5
+SEED = 42
+CNN_PARAMS = TASKS["cnn"].params["keras"]  # 34,826 in every framework
+# Within this factor, two speeds count as the same: runs on a busy machine vary more than that.
+SAME_SPEED = 1.15
+# Largest difference between a model's outputs before export and after reloading it.
+EXPORT_TOLERANCE = 1e-4
+
+# The worker modules, one per framework, that hold the CNN and run the experiments.
+KERAS, TENSORFLOW, PYTORCH = (f"{__package__}.{name}_cnn" for name in ("keras", "tensorflow", "pytorch"))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of repeated measurements, with their minimum and maximum."""
+
+    median: float
+    low: float
+    high: float
+    count: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        values = [float(value) for value in values]
+        if not values or not all(math.isfinite(value) for value in values):
+            raise ValueError(f"need at least one finite measurement, got {values}.")
+        return cls(statistics.median(values), min(values), max(values), len(values))
+
+    def __str__(self) -> str:
+        if self.count == 1:
+            return f"{self.median:,.0f}"
+        return f"{self.median:,.0f} ({self.low:,.0f}–{self.high:,.0f})"
+
+
+def ratio_phrase(ratio: float, faster: str = "faster", slower: str = "slower") -> str:
+    """``1.4`` as "1.4× faster", ``0.5`` as "2.0× slower", and near 1 as "about as fast"."""
+    if 1 / SAME_SPEED <= ratio <= SAME_SPEED:
+        return "about as fast"
+    return f"{ratio:.1f}× {faster}" if ratio > 1 else f"{1 / ratio:.1f}× {slower}"
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Images scaled to 0..1 as float32 with a channel axis, and int64 labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    @property
+    def n_test(self) -> int:
+        return len(self.y_test)
+
+
+def image_data(channels_first: bool = False, n_train: int | None = None) -> ImageData:
+    """The course's dataset for the CNN: ``(n, 28, 28, 1)``, or ``(n, 1, 28, 28)`` for PyTorch."""
+    data = load_dataset()
+    axis = 1 if channels_first else -1
+    x_train = np.expand_dims(data.x_train[:n_train], axis) / np.float32(255)
+    x_test = np.expand_dims(data.x_test, axis) / np.float32(255)
+    return ImageData(x_train, data.y_train[:n_train].astype("int64"), x_test, data.y_test.astype("int64"),
+                     data.source)
+
+
+def compare_outputs(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    """How far ``other`` is from ``reference`` (logits, one row per image): largest difference, argmax agreement."""
+    reference, other = np.asarray(reference), np.asarray(other)
+    if reference.shape != other.shape:
+        raise CheckFailed(f"outputs of shape {other.shape} cannot be compared with the original's {reference.shape}.")
+    return {"max_abs_difference": float(np.max(np.abs(reference - other))),
+            "same_prediction": float(np.mean(np.argmax(reference, 1) == np.argmax(other, 1)))}
+
+
+def run_jobs(jobs: Sequence[tuple[str, str, str, dict[str, str], dict]], desc: str,
+             parallel: bool = False) -> tuple[dict, dict]:
+    """Run ``(key, module, function, env, kwargs)`` jobs, each in a fresh process.
+
+    One after another by default, so that no job's timing is disturbed by another's. With
+    ``parallel``, for jobs whose time is not measured, two at once where the machine has the
+    CPUs and the memory for it (see :func:`worker_slots`). Returns the results and the
+    failures (their messages), both keyed by ``key``, in the order of ``jobs``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    def run(job):
+        key, module, function, env, kwargs = job
+        try:
+            return key, run_worker(module, function, env=env, **kwargs), None
+        except WorkerFailed as error:
+            return key, None, str(error)
+
+    outcomes = {}
+    with ThreadPoolExecutor(worker_slots() if parallel else 1) as pool, \
+            tqdm(total=len(jobs), desc=desc, unit="process") as progress:
+        for key, result, failure in pool.map(run, jobs):
+            outcomes[key] = (result, failure)
+            progress.update()
+    results = {key: result for key, (result, failure) in outcomes.items() if failure is None}
+    failures = {key: failure for key, (result, failure) in outcomes.items() if failure is not None}
+    return results, failures
+
+
+# A TensorFlow worker peaks near 1 GB; Binder allows 2 GB in all, enough for one beside the notebook.
+MEMORY_PER_WORKER = 1536 * 2**20
+
+
+def worker_slots() -> int:
+    """How many worker processes may run at once: two if two CPUs and their memory are free, else one."""
+    from ..system import usable_cpus
+
+    return 2 if usable_cpus() >= 2 and available_memory() >= 2 * MEMORY_PER_WORKER else 1
+
+
+def available_memory() -> int:
+    """Bytes of memory free for new processes: the system's, capped by this container's cgroup limit."""
+    import psutil
+
+    available = psutil.virtual_memory().available
+    for limit_file, usage_file in (("memory.max", "memory.current"),
+                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+        try:
+            limit = int(Path("/sys/fs/cgroup", limit_file).read_text())
+            usage = int(Path("/sys/fs/cgroup", usage_file).read_text())
+        except (OSError, ValueError):  # no such cgroup file, or "max": no limit
+            continue
+        available = min(available, max(0, limit - usage))
+    return available
+
+
+def run_all(jobs: Sequence[tuple[str, str, str, dict[str, str], dict]], desc: str, parallel: bool = False) -> dict:
+    """:func:`run_jobs`, for experiments that mean nothing with a part missing: any failure raises."""
+    results, failures = run_jobs(jobs, desc, parallel)
+    check_no_failures(failures)
+    return results
+
+
+def check_no_failures(failures: dict[str, str]) -> None:
+    """Raise :class:`CheckFailed` with each failed job's message, if any failed."""
+    if failures:
+        details = "\n\n".join(f"{key}: {message}" for key, message in failures.items())
+        raise CheckFailed(f"{len(failures)} experiment(s) failed:\n\n{details}")
+
+
+def output_folder(kind: str, name: str) -> Path:
+    """A fresh folder ``<project>/<kind>/claims-<name>`` (``runs`` and ``exports`` are git-ignored)."""
+    import shutil
+
+    folder = config.PROJECT_ROOT / kind / f"claims-{name}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def source_of(module: str, name: str) -> str:
+    """The source of a function or class of a course module, read without importing it."""
+    import ast
+
+    text = _module_path(module).read_text()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+            return ast.get_source_segment(text, node)
+    raise ValueError(f"{module} has no function or class {name!r}.")
+
+
+def source_between(module: str, first: str, last: str) -> str:
+    """The lines of a course module from the first containing ``first`` to the next containing ``last``, dedented.
+
+    Read from the file, without importing the module (nor its framework).
+    """
+    import textwrap
+
+    lines = _module_path(module).read_text().splitlines()
+    start = next((number for number, line in enumerate(lines) if first in line), None)
+    end = next((number for number in range(start or 0, len(lines)) if last in lines[number]), None)
+    if start is None or end is None:
+        raise ValueError(f"{module} has no lines from {first!r} to {last!r}.")
+    return textwrap.dedent("\n".join(lines[start:end + 1]))
+
+
+def _module_path(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"no module {module!r} to read.")
+    return Path(spec.origin)
+
+
+def installed_versions(packages: Sequence[str]) -> dict[str, str | None]:
+    """The installed version of each package, or None, read from its metadata without importing it."""
+    from importlib import metadata
+
+    versions = {}
+    for package in packages:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions

@@ -1,0 +1,142 @@
+"""Claim: "PyTorch models export to ONNX, and TensorFlow is the one for production and mobile deployment".
+
+Each framework's trained CNN is exported (.keras and Keras's inference export, a
+SavedModel and TensorFlow Lite, torch.export and ONNX), reloaded in a fresh process, and
+its predictions compared with the original's on the test set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import config
+from ..checks import CheckFailed, accuracy
+from .common import (EXPORT_TOLERANCE, KERAS, PYTORCH, TENSORFLOW, compare_outputs, image_data, output_folder,
+                     run_all)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def run_onnx(folder: str, onnx_file: str) -> dict:
+    """In a fresh process with ONNX Runtime and no framework: run an ONNX model on the test set."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(Path(folder) / onnx_file), providers=["CPUExecutionProvider"])
+    (images,) = session.get_inputs()
+    logits = session.run(None, {images.name: image_data(channels_first=True).x_test})[0]
+    np.save(Path(folder) / "onnx_reloaded.npy", logits)
+    return {"framework": "onnxruntime", "version": onnxruntime.__version__, "outputs": {"ONNX": "onnx_reloaded.npy"}}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A fresh process that loads exported models: what it imports, and which of them it runs."""
+
+    name: str
+    module: str
+    function: str
+    env: dict[str, str]
+    kwargs: dict[str, object]
+
+
+RUNTIMES = (
+    Runtime("Keras (TensorFlow backend)", KERAS, "reload", {"KERAS_BACKEND": "tensorflow"},
+            {"keras_file": "cnn_tensorflow.keras"}),
+    Runtime("TensorFlow", TENSORFLOW, "reload", {},
+            {"saved_models": {"Keras export": "keras_export", "SavedModel": "tf_savedmodel"}, "tflite": "cnn.tflite"}),
+    Runtime("PyTorch", PYTORCH, "reload", {}, {}),
+    Runtime("ONNX Runtime", __name__, "run_onnx", {}, {"onnx_file": "cnn.onnx"}),
+)
+DEPLOYMENT_FRAMEWORKS = (("keras", KERAS, {"KERAS_BACKEND": "tensorflow"}), ("tensorflow", TENSORFLOW, {}),
+                         ("pytorch", PYTORCH, {}))
+
+
+@dataclass
+class DeploymentReport:
+    """Each framework's trained CNN, exported, reloaded in a fresh process, and compared with the original."""
+
+    folder: Path
+    trained: dict[str, dict]
+    reloads: dict[str, dict]
+
+    def rows(self) -> list[dict]:
+        rows = []
+        for framework, run in self.trained.items():
+            reference = np.load(self.folder / run["exports"]["reference"])
+            labels = image_data().y_test
+            for artifact, file in run["exports"].items():
+                if artifact == "reference":
+                    continue
+                row = {"artifact": artifact, "made by": framework, "file": file,
+                       "size KB": round(_size(self.folder / file) / 1024)}
+                for runtime, reload in self.reloads.items():
+                    if artifact in reload["outputs"]:
+                        outputs = np.load(self.folder / reload["outputs"][artifact])
+                        row.update({"reloaded by": runtime, **compare_outputs(reference, outputs),
+                                    "test accuracy": accuracy(outputs, labels),
+                                    "runtime imported": ", ".join(reload["frameworks_loaded"]) or "no framework",
+                                    "runtime peak RSS MB": round(reload["peak_rss_mb"])})
+                rows.append(row)
+        return rows
+
+    def table(self) -> pd.DataFrame:
+        import pandas as pd
+
+        table = pd.DataFrame(self.rows()).set_index("artifact")
+        if "max_abs_difference" in table:
+            table["max_abs_difference"] = table["max_abs_difference"].map(lambda value: f"{value:.1e}")
+            table["same_prediction"] = table["same_prediction"].map(lambda value: f"{value:.2%}")
+        return table.rename(columns={"max_abs_difference": "largest logit difference",
+                                     "same_prediction": "same predicted class"})
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"exports": self.table()}
+
+    def verdict(self) -> str:
+        rows = self.rows()
+        matched = [row["artifact"] for row in rows if row.get("max_abs_difference", np.inf) <= EXPORT_TOLERANCE]
+        lines = [f"{len(matched)} of {len(rows)} exports reloaded in a fresh process and predicted as the original "
+                 f"did: {', '.join(matched)}."]
+        for row in rows:
+            if "reloaded by" in row:
+                lines.append(f"{row['artifact']} ({row['made by']}, {row['size KB']:,} KB) ran in "
+                             f"{row['reloaded by']}, which imported {row['runtime imported']} and peaked at "
+                             f"{row['runtime peak RSS MB']:,} MB.")
+        return "\n".join(lines)
+
+    def check(self) -> None:
+        for row in self.rows():
+            if "reloaded by" not in row:
+                raise CheckFailed(f"{row['artifact']} ({row['file']}) was exported but never reloaded.")
+            if row["max_abs_difference"] > EXPORT_TOLERANCE or row["same_prediction"] < 1:
+                raise CheckFailed(f"{row['artifact']} reloaded by {row['reloaded by']} predicts differently from "
+                                  f"the original {row['made by']} model: {row}.")
+        onnx = [row for row in self.rows() if row["artifact"] == "ONNX"]
+        if not onnx or onnx[0]["runtime imported"] != "no framework":
+            raise CheckFailed("the ONNX model did not run in ONNX Runtime alone.")
+        print(f"✓ {len(self.rows())} exports reloaded in fresh processes; every prediction matches the original")
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+    return path.stat().st_size
+
+
+def export_and_reload(epochs: int | None = None, n_train: int | None = None) -> DeploymentReport:
+    """Train and export the CNN in each framework, then reload every export in a fresh process."""
+    epochs = epochs or config.epochs(full=3, fast=1)
+    n_train = n_train or (1024 if config.fast_mode() else None)
+    folder = output_folder("exports", "deployment")
+    train = {"epochs": epochs, "n_train": n_train, "export_dir": str(folder)}
+    trained = run_all([(name, module, "train", env, train) for name, module, env in DEPLOYMENT_FRAMEWORKS],
+                      desc="train and export", parallel=True)
+    reloads = run_all([(runtime.name, runtime.module, runtime.function, runtime.env,
+                        {"folder": str(folder), **runtime.kwargs}) for runtime in RUNTIMES],
+                      desc="reload", parallel=True)
+    return DeploymentReport(folder, trained, reloads)

@@ -1,0 +1,167 @@
+"""The claims experiments in Keras 3, on whichever backend ``KERAS_BACKEND`` names.
+
+The same code runs on TensorFlow, PyTorch and JAX: Keras reads ``KERAS_BACKEND`` once,
+when it is imported, which is why each backend gets a worker process of its own.
+Imported only by worker processes (see :mod:`course_utils.workers`), never by the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from ..checks import accuracy
+from ..system import setup
+from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, image_data
+from .debugging import describe_error
+from .speed import SpeedSettings, measure_throughput
+
+
+def build_cnn(flatten: layers.Layer | None = None) -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            flatten or layers.Flatten(),
+            layers.Dropout(CNN_DROPOUT),
+            layers.Dense(10),
+        ],
+        name="cnn",
+    )
+
+
+def _start() -> keras.Model:
+    setup(SEED)
+    model = build_cnn()
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, epsilon=ADAM_EPSILON),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def _versions() -> dict:
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}.get(backend)
+    backend_version = importlib.import_module(module).__version__ if module else None
+    return {"framework": "keras", "version": keras.__version__, "backend": backend, "backend_version": backend_version}
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Each epoch's seconds, as ``fit`` runs it."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def throughput(settings: dict) -> dict:
+    """Training and inference images per second with ``fit`` and ``predict``, on this process's backend."""
+    settings = SpeedSettings(**settings)
+    model = _start()
+    data = image_data()
+
+    def train_epochs(size: int, count: int) -> list[float]:
+        timer = EpochTimer()
+        model.fit(data.x_train[:size], data.y_train[:size], batch_size=settings.batch_size, epochs=count,
+                  callbacks=[timer], verbose=0)
+        return timer.seconds
+
+    measured = measure_throughput(
+        train_epochs, lambda: model.predict(data.x_test, batch_size=settings.inference_batch, verbose=0),
+        len(data.y_train), data.n_test, settings)
+    return {**measured, **_versions(), "params": model.count_params()}
+
+
+def train(epochs: int, n_train: int | None = None, log_dir: str | None = None,
+          export_dir: str | None = None) -> dict:
+    """Train the CNN with ``fit``; optionally log to TensorBoard, save a .keras file and export for inference."""
+    model = _start()
+    data = image_data(n_train=n_train)
+    callbacks = [keras.callbacks.TensorBoard(log_dir=log_dir)] if log_dir else []
+    start = time.perf_counter()
+    history = model.fit(data.x_train, data.y_train, batch_size=BATCH_SIZE, epochs=epochs, callbacks=callbacks,
+                        verbose=0)
+    train_seconds = time.perf_counter() - start
+    logits = keras.ops.convert_to_numpy(model.predict(data.x_test, batch_size=1000, verbose=0))
+    result = {**_versions(), "losses": history.history["loss"], "train_seconds": train_seconds,
+              "test_accuracy": accuracy(logits, data.y_test), "n_train": len(data.y_train),
+              "params": model.count_params()}
+    if export_dir:
+        result["exports"] = export(model, Path(export_dir), logits)
+    return result
+
+
+def export(model: keras.Model, folder: Path, logits: np.ndarray) -> dict[str, str]:
+    """Save the whole model as a .keras file and, on TensorFlow, export a SavedModel for inference."""
+    folder.mkdir(parents=True, exist_ok=True)
+    backend = keras.backend.backend()
+    files = {".keras": f"cnn_{backend}.keras", "reference": f"keras_{backend}_reference.npy"}
+    model.save(folder / files[".keras"])
+    if backend == "tensorflow":
+        files["Keras export"] = "keras_export"
+        model.export(str(folder / files["Keras export"]), format="tf_saved_model", verbose=False)
+    np.save(folder / files["reference"], logits)
+    return files
+
+
+def reload(folder: str, keras_file: str) -> dict:
+    """In a fresh process, on this process's backend: load a .keras file and predict the test set."""
+    setup(SEED)
+    model = keras.saving.load_model(Path(folder) / keras_file)
+    logits = keras.ops.convert_to_numpy(model.predict(image_data().x_test, batch_size=1000, verbose=0))
+    name = f"{keras_file}_on_{keras.backend.backend()}.npy"
+    np.save(Path(folder) / name, logits)
+    return {**_versions(), "outputs": {".keras": name}}
+
+
+def shape_bug() -> dict:
+    """Build the CNN with one shape bug, and describe the error it raises."""
+    setup(SEED)
+    try:
+        model = build_cnn(flatten=layers.Reshape((7 * 7 * 64,)))  # BUG: the features are 5 × 5 × 64
+        model(image_data(n_train=BATCH_SIZE).x_train)
+    except Exception as error:  # the point is to look at whatever it raises
+        return {**_versions(), "cases": [{"mode": "Sequential", "error": describe_error(error, __file__)}]}
+    raise AssertionError("the buggy model ran without an error")
+
+
+def graphs() -> dict:
+    """What ``fit`` runs on this backend: a graph traced once, or the Python step at every batch.
+
+    ``train_step`` is wrapped to count how often its Python body runs. Traced into a graph,
+    it runs once per trace; run eagerly, once per batch.
+    """
+    model = _start()
+    python_calls = []
+    train_step = model.train_step
+
+    def counted_train_step(data):
+        python_calls.append(1)
+        return train_step(data)
+
+    model.train_step = counted_train_step  # fit looks the step up on the model, so it finds this one
+    data = image_data(n_train=4 * BATCH_SIZE)
+    epochs = 2
+    model.fit(data.x_train, data.y_train, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
+    return {
+        **_versions(),
+        "jit_compile": bool(model.jit_compile),
+        "run_eagerly": bool(model.run_eagerly),
+        "batches": epochs * len(data.y_train) // BATCH_SIZE,
+        "python_train_step_calls": len(python_calls),
+    }

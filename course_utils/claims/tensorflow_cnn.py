@@ -1,0 +1,261 @@
+"""The claims experiments in low-level TensorFlow: the course's CNN as a ``tf.Module``.
+
+Eager, or with the training step under ``tf.function``. Imported only by worker
+processes (see :mod:`course_utils.workers`), never by the package.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ..checks import accuracy
+from ..system import setup
+from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, image_data
+from .debugging import describe_error
+from .speed import SpeedSettings, measure_throughput
+
+FLAT_FEATURES = 5 * 5 * 64  # two valid 3×3 convolutions and two 2×2 poolings take 28×28 down to 5×5
+IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
+
+
+def glorot_uniform(shape):
+    receptive_field = int(np.prod(shape[:-2]))
+    fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
+    limit = np.sqrt(6 / (fan_in + fan_out))
+    return tf.random.uniform(shape, -limit, limit)
+
+
+class CNN(tf.Module):
+    def __init__(self, flat_features=FLAT_FEATURES):
+        super().__init__(name="cnn")
+        self.conv1 = tf.Variable(glorot_uniform((3, 3, 1, 32)), name="conv1")
+        self.conv1_bias = tf.Variable(tf.zeros([32]), name="conv1_bias")
+        self.conv2 = tf.Variable(glorot_uniform((3, 3, 32, 64)), name="conv2")
+        self.conv2_bias = tf.Variable(tf.zeros([64]), name="conv2_bias")
+        self.dense = tf.Variable(glorot_uniform((flat_features, 10)), name="dense")
+        self.dense_bias = tf.Variable(tf.zeros([10]), name="dense_bias")
+
+    def __call__(self, x, training=False):
+        x = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, self.conv1, 1, "VALID") + self.conv1_bias), 2, 2, "VALID")
+        x = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, self.conv2, 1, "VALID") + self.conv2_bias), 2, 2, "VALID")
+        x = tf.reshape(x, (tf.shape(x)[0], -1))
+        if training:
+            x = tf.nn.dropout(x, rate=CNN_DROPOUT)
+        return x @ self.dense + self.dense_bias
+
+
+class Adam(tf.Module):
+    """Adam (Kingma and Ba, 2015), with the same update as keras.optimizers.Adam."""
+
+    def __init__(self, variables, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=ADAM_EPSILON):
+        super().__init__(name="adam")
+        self.params = list(variables)
+        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+        self.step = tf.Variable(0.0)
+        self.m = [tf.Variable(tf.zeros_like(v)) for v in self.params]
+        self.v = [tf.Variable(tf.zeros_like(v)) for v in self.params]
+
+    def apply_gradients(self, gradients):
+        self.step.assign_add(1.0)
+        scale = tf.sqrt(1 - self.beta_2**self.step) / (1 - self.beta_1**self.step)
+        for variable, gradient, m, v in zip(self.params, gradients, self.m, self.v):
+            m.assign(self.beta_1 * m + (1 - self.beta_1) * gradient)
+            v.assign(self.beta_2 * v + (1 - self.beta_2) * tf.square(gradient))
+            variable.assign_sub(self.learning_rate * scale * m / (tf.sqrt(v) + self.epsilon))
+
+
+def _start() -> CNN:
+    setup(SEED)
+    return CNN()
+
+
+def _versions() -> dict:
+    return {"framework": "tensorflow", "version": tf.__version__}
+
+
+def _params(model: CNN) -> int:
+    return sum(int(tf.size(variable)) for variable in model.trainable_variables)
+
+
+def _batches(x: np.ndarray, y: np.ndarray, batch_size: int = BATCH_SIZE) -> tf.data.Dataset:
+    return (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=SEED).batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def _trainer(model: CNN, compiled: bool):
+    """One epoch of training, with the step eager or traced into a graph by ``tf.function``."""
+    optimizer = Adam(model.trainable_variables, LEARNING_RATE)
+
+    def train_step(images, labels):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        optimizer.apply_gradients(tape.gradient(loss, model.trainable_variables))
+        return loss
+
+    step = tf.function(train_step) if compiled else train_step
+
+    def train_epoch(batches: tf.data.Dataset) -> float:
+        return float(tf.reduce_mean([step(images, labels) for images, labels in batches]))
+
+    return train_epoch
+
+
+def _logits(forward, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    return np.concatenate([np.asarray(forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+
+
+def throughput(settings: dict, compiled: bool = False) -> dict:
+    """Training and inference images per second, eager or with ``tf.function``."""
+    settings = SpeedSettings(**settings)
+    model = _start()
+    data = image_data()
+    train_epoch = _trainer(model, compiled)
+    forward = tf.function(model.__call__, input_signature=[IMAGES]) if compiled else model
+
+    def train_epochs(size: int, count: int) -> list[float]:
+        batches = _batches(data.x_train[:size], data.y_train[:size], settings.batch_size)
+        seconds = []
+        for _ in range(count):
+            start = time.perf_counter()
+            train_epoch(batches)
+            seconds.append(time.perf_counter() - start)
+        return seconds
+
+    measured = measure_throughput(train_epochs, lambda: _logits(forward, data.x_test, settings.inference_batch),
+                                  len(data.y_train), data.n_test, settings)
+    return {**measured, **_versions(), "params": _params(model)}
+
+
+def train(epochs: int, n_train: int | None = None, log_dir: str | None = None,
+          export_dir: str | None = None) -> dict:
+    """Train the CNN with tf.function; optionally log to TensorBoard and export a SavedModel."""
+    model = _start()
+    data = image_data(n_train=n_train)
+    batches = _batches(data.x_train, data.y_train)
+    train_epoch = _trainer(model, compiled=True)
+    writer = tf.summary.create_file_writer(str(Path(log_dir) / "train")) if log_dir else None
+    losses, start = [], time.perf_counter()
+    for epoch in range(epochs):
+        losses.append(train_epoch(batches))
+        if writer:
+            with writer.as_default():
+                tf.summary.scalar("epoch_loss", losses[-1], step=epoch)
+    train_seconds = time.perf_counter() - start
+    if writer:
+        writer.close()
+    logits = _logits(model, data.x_test)
+    result = {**_versions(), "losses": losses, "train_seconds": train_seconds,
+              "test_accuracy": accuracy(logits, data.y_test), "n_train": len(data.y_train),
+              "params": _params(model)}
+    if export_dir:
+        result["exports"] = export(model, Path(export_dir), logits)
+    return result
+
+
+def export(model: CNN, folder: Path, logits: np.ndarray) -> dict[str, str]:
+    """Save a SavedModel with a ``serve`` signature, and a TensorFlow Lite file converted from it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.serve = tf.function(model.__call__, input_signature=[IMAGES])
+    tf.saved_model.save(model, str(folder / "tf_savedmodel"), signatures={"serving_default": model.serve})
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(folder / "tf_savedmodel"))
+    (folder / "cnn.tflite").write_bytes(converter.convert())
+    np.save(folder / "tensorflow_reference.npy", logits)
+    return {"SavedModel": "tf_savedmodel", "TensorFlow Lite": "cnn.tflite", "reference": "tensorflow_reference.npy"}
+
+
+def reload(folder: str, saved_models: dict[str, str], tflite: str | None = None) -> dict:
+    """In a fresh process, with no Keras code: load SavedModels and a .tflite file, and predict the test set.
+
+    ``saved_models`` maps a name to a SavedModel folder whose ``serve`` function takes the images.
+    """
+    setup(SEED)
+    folder = Path(folder)
+    x_test = image_data().x_test
+    outputs = {}
+    for name, path in saved_models.items():
+        loaded = tf.saved_model.load(str(folder / path))
+        outputs[name] = f"{name}_reloaded.npy"
+        np.save(folder / outputs[name], _logits(loaded.serve, x_test))
+    if tflite:
+        outputs["TensorFlow Lite"] = "tflite_reloaded.npy"
+        np.save(folder / outputs["TensorFlow Lite"], _run_tflite(folder / tflite, x_test))
+    return {**_versions(), "outputs": outputs}
+
+
+def _run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    (images,), (logits,) = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.resize_tensor_input(images["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(images["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(logits["index"])
+
+
+def shape_bug() -> dict:
+    """Run the CNN built with one shape bug, eagerly and traced, and describe the errors they raise."""
+    setup(SEED)
+    model = CNN(flat_features=7 * 7 * 64)  # BUG: the features are 5 × 5 × 64 (valid convolutions shrink)
+    images = image_data(n_train=BATCH_SIZE).x_train
+    cases = []
+    for mode, forward in (("eager", model), ("tf.function", tf.function(model.__call__))):
+        try:
+            forward(images)
+        except Exception as error:  # the point is to look at whatever it raises
+            cases.append({"mode": mode, "error": describe_error(error, __file__)})
+        else:
+            raise AssertionError(f"the buggy model ran without an error ({mode})")
+    return {**_versions(), "cases": cases}
+
+
+def halve_until_small(x):
+    """Halve ``x`` until every value is at most 1: how many times depends on the data."""
+    steps = 0
+    while tf.reduce_max(tf.abs(x)) > 1:
+        x = x / 2
+        steps += 1
+    return x, steps
+
+
+def graphs() -> dict:
+    """tf.function's tracing and retracing, counted; and a data-dependent loop that AutoGraph turns into a graph."""
+    setup(SEED)
+    traced_with = []
+
+    @tf.function
+    def scale(x, factor):
+        traced_with.append(f"x of shape {x.shape}, factor {factor!r}")  # Python runs only while tracing
+        return x * factor
+
+    calls = [("a tensor of shape [2], Python float 2.0", tf.ones([2]), 2.0),
+             ("the same again", tf.ones([2]), 2.0),
+             ("a new shape, [3]", tf.ones([3]), 2.0),
+             ("a new Python float, 3.0", tf.ones([3]), 3.0),
+             ("the factor as a tensor, 3.0", tf.ones([3]), tf.constant(3.0)),
+             ("another tensor factor, 4.0", tf.ones([3]), tf.constant(4.0))]
+    rows = []
+    for label, x, factor in calls:
+        before = scale.experimental_get_tracing_count()
+        scale(x, factor)
+        rows.append({"call": label, "traced": scale.experimental_get_tracing_count() > before,
+                     "traces so far": scale.experimental_get_tracing_count()})
+    general = tf.function(lambda x: x * 2.0, input_signature=[tf.TensorSpec([None], tf.float32)])
+    for size in (2, 3, 4, 5):
+        general(tf.ones([size]))
+    halve = tf.function(halve_until_small)
+    steps = {str(value): int(halve(tf.fill([3], float(value)))[1]) for value in (3, 100)}
+    graph = halve.get_concrete_function(tf.TensorSpec([3], tf.float32)).graph
+    return {
+        **_versions(),
+        "retracing": rows,
+        "traced_with": traced_with,
+        "input_signature_traces": general.experimental_get_tracing_count(),
+        "autograph_steps": steps,
+        "autograph_traces": halve.experimental_get_tracing_count(),
+        "autograph_ops": sorted({op.type for op in graph.get_operations()}),
+    }

@@ -1,0 +1,377 @@
+"""The claims machinery without the frameworks: statistics, the timing protocol, tables, checks, workers.
+
+The experiments themselves run in notebooks/05_claims, under nbval. These tests feed the
+reports made-up measurements, event files written by TensorBoard's own writer, and a few
+real worker processes that import no framework.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.compat.proto.event_pb2 import Event
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.compat.proto.tensor_pb2 import TensorProto
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from course_utils import cli
+from course_utils.checks import CheckFailed
+from course_utils.claims import common, debugging, deployment, monitoring, speed
+from course_utils.workers import WorkerFailed, run_worker
+
+# --- statistics and the timing protocol --------------------------------------------------
+
+
+def test_spread_is_the_median_with_minimum_and_maximum() -> None:
+    spread = common.Spread.of([30.0, 10.0, 20.0, 1000.0])
+    assert (spread.median, spread.low, spread.high, spread.count) == (25.0, 10.0, 1000.0, 4)
+    assert str(spread) == "25 (10–1,000)"
+    assert str(common.Spread.of([1234.4])) == "1,234"
+
+
+@pytest.mark.parametrize("values", [[], [1.0, math.nan], [math.inf]])
+def test_spread_refuses_missing_or_broken_measurements(values: list[float]) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        common.Spread.of(values)
+
+
+@pytest.mark.parametrize("ratio, phrase", [(1.0, "about as fast"), (1.1, "about as fast"), (0.9, "about as fast"),
+                                           (2.0, "2.0× faster"), (0.25, "4.0× slower")])
+def test_ratio_phrase(ratio: float, phrase: str) -> None:
+    assert common.ratio_phrase(ratio) == phrase
+
+
+def test_measure_throughput_drops_each_warm_up_and_reports_the_very_first_epoch() -> None:
+    settings = speed.SpeedSettings(sizes=(100, 400), repeats=3)
+    epochs = {100: [5.0, 1.0, 2.0, 4.0], 400: [9.0, 1.0, 2.0, 8.0]}
+    calls = []
+
+    def train_epochs(size: int, count: int) -> list[float]:
+        calls.append((size, count))
+        return epochs[size]
+
+    predictions = []
+    measured = speed.measure_throughput(train_epochs, lambda: predictions.append(1), n_train=400, n_test=500,
+                                        settings=settings)
+    assert calls == [(100, 4), (400, 4)], "each size gets one warm-up epoch and `repeats` timed ones"
+    assert measured["train_images_per_second"] == {"100": [100.0, 50.0, 25.0], "400": [400.0, 200.0, 50.0]}
+    assert measured["first_epoch_seconds"] == 5.0
+    assert len(predictions) == 4 and len(measured["inference_images_per_second"]) == 3
+
+
+def test_measure_throughput_refuses_a_training_set_too_small_for_the_sizes() -> None:
+    settings = speed.SpeedSettings(sizes=(2048, 59904), repeats=3)
+    with pytest.raises(ValueError, match="has 4,000 images, fewer than the 59,904.*COURSE_DATASET=fashion_mnist"):
+        speed.measure_throughput(lambda size, count: [1.0] * count, lambda: None, n_train=4000, n_test=1000,
+                                 settings=settings)
+
+
+def test_speed_settings_follow_the_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_FAST", "1")
+    fast = speed.SpeedSettings.for_mode()
+    monkeypatch.setenv("COURSE_FAST", "0")
+    full = speed.SpeedSettings.for_mode()
+    assert fast.sizes[-1] < full.sizes[-1] and fast.repeats >= 3 and full.repeats >= 3
+    for size in (*fast.sizes, *full.sizes):
+        assert size % fast.batch_size == 0, "whole batches only, so that a compiled step never sees a new shape"
+
+
+# --- the speed report --------------------------------------------------------------------
+
+VARIANTS = (speed.Variant("keras-tensorflow", "Keras", common.KERAS),
+            speed.Variant("pytorch-eager", "PyTorch", common.PYTORCH),
+            speed.Variant("keras-jax", "Keras on JAX", common.KERAS, requires="no_such_package_for_the_test"))
+SETTINGS = speed.SpeedSettings(sizes=(128, 512), repeats=3)
+
+
+def speed_run(train_small: float, train_large: float, params: int = common.CNN_PARAMS) -> dict:
+    return {"train_images_per_second": {"128": [train_small] * 3, "512": [train_large * 0.9, train_large,
+                                                                            train_large * 1.2]},
+            "inference_images_per_second": [1000.0, 1100.0, 900.0], "first_epoch_seconds": 2.0,
+            "peak_rss_mb": 800.0, "import_rss_mb": 600.0, "frameworks_loaded": ["torch"], "params": params}
+
+
+def speed_report(keras: dict | None, pytorch: dict | None, failures: dict | None = None) -> speed.SpeedReport:
+    runs = {name: run for name, run in (("keras-tensorflow", keras), ("pytorch-eager", pytorch)) if run}
+    return speed.SpeedReport(SETTINGS, runs, failures or {}, VARIANTS)
+
+
+def test_speed_table_has_a_row_per_variant_and_says_why_one_is_missing() -> None:
+    table = speed_report(speed_run(1000, 2000), speed_run(500, 1000)).table()
+    assert list(table.index) == ["Keras", "PyTorch", "Keras on JAX"]
+    assert table.loc["Keras", "train img/s (512 images)"] == "2,000 (1,800–2,400)"
+    assert table.loc["Keras on JAX", "note"] == "not measured: no_such_package_for_the_test is not installed"
+    memory = speed_report(speed_run(1000, 2000), speed_run(500, 1000)).memory_table()
+    assert memory.loc["PyTorch", "training and inference added MB"] == 200
+
+
+@pytest.mark.parametrize("keras, decision", [
+    ((1000, 2000), "does not hold here"),        # Keras twice as fast at both sizes
+    ((200, 1000), "holds here"),                 # slower on the small set only
+    ((200, 200), "slower here at both sizes"),
+    ((500, 200), "the opposite of the claim"),
+])
+def test_speed_verdict_follows_the_numbers(keras: tuple[int, int], decision: str) -> None:
+    verdict = speed_report(speed_run(*keras), speed_run(500, 1000)).verdict()
+    assert decision in verdict.splitlines()[-1]
+
+
+def test_speed_check_needs_every_installed_variant_with_the_course_cnn() -> None:
+    speed_report(speed_run(1000, 2000), speed_run(500, 1000)).check()
+    with pytest.raises(CheckFailed, match="no row for PyTorch"):
+        speed_report(speed_run(1000, 2000), None).check()
+    with pytest.raises(CheckFailed, match="failed"):
+        speed_report(speed_run(1000, 2000), None, {"pytorch-eager": "exit status 1"}).check()
+    with pytest.raises(CheckFailed, match="not the course's CNN"):
+        speed_report(speed_run(1000, 2000), speed_run(500, 1000, params=101_770)).check()
+    broken = speed_run(500, 1000)
+    broken["inference_images_per_second"] = [1000.0, 0.0, 900.0]
+    with pytest.raises(CheckFailed, match="not positive"):
+        speed_report(speed_run(1000, 2000), broken).check()
+
+
+# --- errors ------------------------------------------------------------------------------
+
+BUGGY_MODULE = '''
+def make(size):
+    return [0] * size
+
+
+def run():
+    table = make(size=3)  # BUG: one short
+    return use(table)
+
+
+def use(table):
+    return table[3]
+'''
+
+
+def raise_from(tmp_path: Path, source: str) -> tuple[BaseException, Path]:
+    path = tmp_path / "buggy.py"
+    path.write_text(source)
+    namespace: dict = {}
+    exec(compile(source, str(path), "exec"), namespace)
+    try:
+        namespace["run"]()
+    except Exception as error:
+        return error, path
+    raise AssertionError("the buggy module ran")
+
+
+def test_describe_error_finds_the_line_the_traceback_points_to(tmp_path: Path) -> None:
+    error, path = raise_from(tmp_path, BUGGY_MODULE)
+    described = debugging.describe_error(error, str(path))
+    assert described["type"] == "IndexError"
+    assert (described["pointed_line"], described["pointed_source"]) == (12, "return table[3]")
+    assert (described["bug_line"], described["own_frames"]) == (7, 2)
+    assert described["names_bug_line"] is False, "the BUG line made the table but is not in the traceback"
+
+
+def test_describe_error_reads_the_line_a_traced_function_names_in_its_message(tmp_path: Path) -> None:
+    path = tmp_path / "model.py"
+    path.write_text("x = 1\nmodel = Model(3136)  # BUG\ny = x @ w\n")
+    message = f'in user code:\n\n    File "{path}", line 3, in call  *\n        y = x @ w\n\n\x1b[1mDimensions\x1b[0m'
+    described = debugging.describe_error(ValueError(message), str(path))
+    assert (described["pointed_line"], described["pointed_source"]) == (3, "y = x @ w")
+    assert described["traceback_line"] is None and described["lines_named_in_message"] == [3]
+    assert "\x1b" not in described["message"], "terminal colour codes are stripped"
+
+
+@pytest.mark.parametrize("marks", [0, 2])
+def test_describe_error_needs_exactly_one_marked_line(tmp_path: Path, marks: int) -> None:
+    path = tmp_path / "model.py"
+    path.write_text("x = 1\n" + "y = 2  # BUG\n" * marks)
+    with pytest.raises(ValueError, match="exactly one line"):
+        debugging.describe_error(ValueError("boom"), str(path))
+
+
+def test_the_framework_modules_mark_one_bug_each() -> None:
+    for module in (common.KERAS, common.TENSORFLOW, common.PYTORCH):
+        source = common.source_of(module, "shape_bug")
+        assert source.count(debugging.BUG_MARK) == 1 and "7 * 7 * 64" in source, module
+
+
+def test_debugging_check_wants_the_wrong_size_named(tmp_path: Path) -> None:
+    def case(message: str, pointed: int | None = 5) -> dict:
+        return {"cases": [{"mode": "eager", "error": {"type": "E", "message": message, "pointed_line": pointed,
+                                                      "pointed_source": "x", "names_bug_line": False,
+                                                      "own_frames": 1, "frames": 3, "message_lines": 1}}]}
+    good = {name: case("shapes (128x1600 and 3136x10)") for name in ("keras", "tensorflow", "pytorch")}
+    debugging.DebuggingReport(good).check()
+    with pytest.raises(CheckFailed, match="neither names the wrong size"):
+        debugging.DebuggingReport({**good, "pytorch": case("something went wrong")}).check()
+    with pytest.raises(CheckFailed, match="only"):
+        debugging.DebuggingReport({"keras": good["keras"]}).check()
+
+
+# --- outputs and exports -----------------------------------------------------------------
+
+
+def test_compare_outputs_measures_difference_and_agreement() -> None:
+    reference = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]])
+    other = reference + np.array([[0.0, 0.5], [0.0, -2.0], [0.0, 0.0]])
+    assert common.compare_outputs(reference, other) == {"max_abs_difference": 2.0, "same_prediction": 2 / 3}
+    with pytest.raises(CheckFailed, match="cannot be compared"):
+        common.compare_outputs(reference, reference[:2])
+
+
+@pytest.fixture
+def exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An export folder with the logits of an original model and of two reloads, on a 1,000-image test set."""
+    monkeypatch.setenv("COURSE_FAST", "1")
+    logits = np.random.default_rng(0).normal(size=(1000, 10)).astype("float32")
+    np.save(tmp_path / "reference.npy", logits)
+    np.save(tmp_path / "same.npy", logits + 1e-6)
+    np.save(tmp_path / "off.npy", logits[:, ::-1])
+    (tmp_path / "cnn.onnx").write_bytes(b"x" * 2048)
+    (tmp_path / "cnn.pt2").write_bytes(b"x" * 1024)
+    return tmp_path
+
+
+def deployment_report(folder: Path, onnx_output: str = "same.npy", onnx_imports: list[str] = ()):
+    trained = {"pytorch": {"exports": {"torch.export": "cnn.pt2", "ONNX": "cnn.onnx", "reference": "reference.npy"}}}
+    reloads = {"PyTorch": {"outputs": {"torch.export": "same.npy"}, "frameworks_loaded": ["torch"], "peak_rss_mb": 500},
+               "ONNX Runtime": {"outputs": {"ONNX": onnx_output}, "frameworks_loaded": list(onnx_imports),
+                                "peak_rss_mb": 200}}
+    return deployment.DeploymentReport(folder, trained, reloads)
+
+
+def test_deployment_table_joins_each_export_with_its_reload(exports: Path) -> None:
+    table = deployment_report(exports).table()
+    assert list(table.index) == ["torch.export", "ONNX"]
+    assert table.loc["ONNX", "reloaded by"] == "ONNX Runtime" and table.loc["ONNX", "size KB"] == 2
+    assert table.loc["ONNX", "same predicted class"] == "100.00%"
+    assert table.loc["ONNX", "runtime imported"] == "no framework"
+    deployment_report(exports).check()
+
+
+def test_deployment_check_catches_wrong_predictions_and_framework_imports(exports: Path) -> None:
+    with pytest.raises(CheckFailed, match="predicts differently"):
+        deployment_report(exports, onnx_output="off.npy").check()
+    with pytest.raises(CheckFailed, match="ONNX Runtime alone"):
+        deployment_report(exports, onnx_imports=["torch"]).check()
+    report = deployment_report(exports)
+    del report.reloads["PyTorch"]
+    with pytest.raises(CheckFailed, match="never reloaded"):
+        report.check()
+
+
+# --- TensorBoard event files -------------------------------------------------------------
+
+
+def write_events(folder: Path, values: list[tuple[int, Summary.Value]]) -> None:
+    """Event files as torch.utils.tensorboard writes them: TensorBoard's own writer, checksums and all."""
+    writer = EventFileWriter(str(folder))
+    for step, value in values:
+        writer.add_event(Event(step=step, summary=Summary(value=[value])))
+    writer.close()
+
+
+def float_tensor(number: float, packed: bool) -> TensorProto:
+    """A scalar tensor as tf.summary writes it: in float_val, or packed into tensor_content."""
+    if packed:
+        return TensorProto(dtype=1, tensor_content=np.float32(number).tobytes())
+    return TensorProto(dtype=1, float_val=[number])
+
+
+def test_read_scalars_reads_both_kinds_of_scalar_without_tensorflow(tmp_path: Path) -> None:
+    write_events(tmp_path / "pytorch" / "train", [(0, Summary.Value(tag="epoch_loss", simple_value=2.5)),
+                                                  (1, Summary.Value(tag="epoch_loss", simple_value=1.5))])
+    write_events(tmp_path / "keras" / "train", [
+        (0, Summary.Value(tag="epoch_loss", tensor=float_tensor(2.25, packed=False))),
+        (1, Summary.Value(tag="epoch_loss", tensor=float_tensor(1.75, packed=True))),
+        (0, Summary.Value(tag="an_image", tensor=TensorProto(dtype=7, string_val=[b"png"])))])
+    scalars = monitoring.read_scalars(tmp_path)
+    assert scalars == {"keras/train": {"epoch_loss": [(0, 2.25), (1, 1.75)]},
+                       "pytorch/train": {"epoch_loss": [(0, 2.5), (1, 1.5)]}}
+    assert sorted(monitoring.event_files(tmp_path)) == ["keras", "pytorch"]
+    # TensorBoard's own loader imports TensorFlow when it is installed; this reader must not.
+    in_a_fresh_process = run_worker("course_utils.claims.monitoring", "read_scalars", folder=str(tmp_path))
+    assert in_a_fresh_process["pytorch/train"] == {"epoch_loss": [[0, 2.5], [1, 1.5]]}
+    assert in_a_fresh_process["frameworks_loaded"] == []
+
+
+def test_tf_records_stops_at_a_record_cut_short(tmp_path: Path) -> None:
+    write_events(tmp_path, [(step, Summary.Value(tag="loss", simple_value=step)) for step in range(3)])
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    whole = list(monitoring.tf_records(path))
+    path.write_bytes(path.read_bytes()[:-5])  # as if the writer were still writing the last record
+    assert len(list(monitoring.tf_records(path))) == len(whole) - 1
+
+
+def test_tensorboard_check_compares_logged_losses_with_the_training(tmp_path: Path) -> None:
+    runs = {}
+    for framework in ("keras", "tensorflow", "pytorch"):
+        write_events(tmp_path / framework / "train", [(0, Summary.Value(tag="epoch_loss", simple_value=2.0)),
+                                                      (1, Summary.Value(tag="epoch_loss", simple_value=1.0))])
+        runs[framework] = {"losses": [2.0, 1.0]}
+    monitoring.TensorBoardReport(tmp_path, runs).check()
+    with pytest.raises(CheckFailed, match="is not the loss its training returned"):
+        monitoring.TensorBoardReport(tmp_path, {**runs, "pytorch": {"losses": [2.0, 1.0, 0.5]}}).check()
+    with pytest.raises(CheckFailed, match="only"):
+        monitoring.TensorBoardReport(tmp_path, {"keras": runs["keras"]}).check()
+
+
+# --- reading the experiments' source ------------------------------------------------------
+
+
+def test_source_of_and_source_between_read_without_importing() -> None:
+    assert common.source_of(common.PYTORCH, "halve_until_small").startswith("def halve_until_small(x):")
+    snippet = common.source_between(common.TENSORFLOW, "traced_with = []", "return x * factor")
+    assert snippet.startswith("traced_with = []") and snippet.endswith("return x * factor")
+    with pytest.raises(ValueError, match="no function or class"):
+        common.source_of(common.KERAS, "no_such_function")
+    with pytest.raises(ValueError, match="no lines from"):
+        common.source_between(common.KERAS, "no such line", "nor this one")
+
+
+# --- workers -----------------------------------------------------------------------------
+
+
+def test_run_worker_returns_the_result_and_the_process_peak_memory() -> None:
+    result = run_worker("course_utils.claims.common", "installed_versions", packages=["numpy", "no-such-package"])
+    assert result["numpy"] == np.__version__ and result["no-such-package"] is None
+    assert result["peak_rss_mb"] >= result["import_rss_mb"] > 10
+    assert result["frameworks_loaded"] == [], "a framework-free module loads no framework"
+
+
+def test_run_worker_reports_the_end_of_a_failing_worker_output() -> None:
+    with pytest.raises(WorkerFailed, match="(?s)exit status 1.*TypeError.*no_such_argument"):
+        run_worker("course_utils.claims.common", "installed_versions", no_such_argument=1)
+    with pytest.raises(ValueError, match="functions of course_utils modules only"):
+        run_worker("os", "getcwd")
+
+
+def test_run_jobs_keeps_failures_apart_and_in_order() -> None:
+    jobs = [("ok", "course_utils.claims.common", "installed_versions", {}, {"packages": ["numpy"]}),
+            ("broken", "course_utils.claims.common", "installed_versions", {}, {"wrong": 1})]
+    results, failures = common.run_jobs(jobs, desc="test", parallel=True)
+    assert list(results) == ["ok"] and list(failures) == ["broken"]
+    with pytest.raises(CheckFailed, match="(?s)1 experiment.*broken: .*TypeError"):
+        common.run_all(jobs, desc="test")
+
+
+def test_worker_slots_follow_cpus_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("course_utils.system.usable_cpus", lambda: 2)
+    monkeypatch.setattr(common, "available_memory", lambda: 8 * 2**30)
+    assert common.worker_slots() == 2
+    monkeypatch.setattr(common, "available_memory", lambda: 2 * 2**30)  # Binder's 2 GB: one at a time
+    assert common.worker_slots() == 1
+    monkeypatch.setattr("course_utils.system.usable_cpus", lambda: 1)
+    monkeypatch.setattr(common, "available_memory", lambda: 8 * 2**30)
+    assert common.worker_slots() == 1
+
+
+def test_keras_refuses_the_backends_of_keras_2() -> None:
+    from course_utils.claims import backends
+
+    assert backends.probe_keras_backend("theano") == "ValueError: Unable to import backend : theano"
+
+
+def test_course_claims_rejects_an_unknown_claim(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["claims", "speed", "vibes"]) == 2
+    assert "no claim called vibes" in capsys.readouterr().err
