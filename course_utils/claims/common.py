@@ -8,7 +8,8 @@ from __future__ import annotations
 import importlib.util
 import math
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,16 @@ class ImageData:
     @property
     def n_test(self) -> int:
         return len(self.y_test)
+
+
+def epoch_seconds(train_epoch: Callable[[object], object], batches: object, count: int) -> list[float]:
+    """Wall-clock seconds of ``count`` passes of ``train_epoch`` over ``batches``."""
+    seconds = []
+    for _ in range(count):
+        start = time.perf_counter()
+        train_epoch(batches)
+        seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 def image_data(channels_first: bool = False, n_train: int | None = None) -> ImageData:

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ..checks import accuracy
 from ..system import setup
-from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, image_data
+from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -90,13 +90,8 @@ def throughput(settings: dict, compiled: bool = False) -> dict:
     train_epoch = _trainer(model, forward)
 
     def train_epochs(size: int, count: int) -> list[float]:
-        loader = _loader(data.x_train[:size], data.y_train[:size], settings.batch_size)
-        seconds = []
-        for _ in range(count):
-            start = time.perf_counter()
-            train_epoch(loader)
-            seconds.append(time.perf_counter() - start)
-        return seconds
+        return epoch_seconds(train_epoch, _loader(data.x_train[:size], data.y_train[:size], settings.batch_size),
+                             count)
 
     def predict():
         forward.eval()

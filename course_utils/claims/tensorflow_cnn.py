@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from ..checks import accuracy
 from ..system import setup
-from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, image_data
+from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -118,13 +118,8 @@ def throughput(settings: dict, compiled: bool = False) -> dict:
     forward = tf.function(model.__call__, input_signature=[IMAGES]) if compiled else model
 
     def train_epochs(size: int, count: int) -> list[float]:
-        batches = _batches(data.x_train[:size], data.y_train[:size], settings.batch_size)
-        seconds = []
-        for _ in range(count):
-            start = time.perf_counter()
-            train_epoch(batches)
-            seconds.append(time.perf_counter() - start)
-        return seconds
+        return epoch_seconds(train_epoch, _batches(data.x_train[:size], data.y_train[:size], settings.batch_size),
+                             count)
 
     measured = measure_throughput(train_epochs, lambda: _logits(forward, data.x_test, settings.inference_batch),
                                   len(data.y_train), data.n_test, settings)
