@@ -49,7 +49,9 @@ TASKS = {
     "cnn": Task(
         "cnn", "convolutional network, two conv layers",
         params=dict.fromkeys(FRAMEWORKS, _CNN_PARAMS),
-        min_accuracy={"mnist": 0.99, "sample": 0.88, "fashion_mnist": 0.89, "fashion_mnist_fast": 0.72},
+        # Measured with 6 fast / 10 full epochs: sample 0.947-0.960 over 5 seeds and 3 frameworks,
+        # Fashion-MNIST subset 0.778-0.795 (3 seeds), full Fashion-MNIST 0.8965-0.8994.
+        min_accuracy={"mnist": 0.99, "sample": 0.92, "fashion_mnist": 0.88, "fashion_mnist_fast": 0.75},
     ),
     "rnn": Task(
         "rnn", "LSTM over the 28 rows of each digit",
