@@ -40,7 +40,7 @@ def digit_png(image: np.ndarray, scale: int = 4) -> bytes:
     if image.ndim != 2:
         raise ValueError(f"expected one greyscale image of shape (height, width), got shape {image.shape}.")
     if not np.issubdtype(image.dtype, np.integer):
-        image = np.clip(image * 255, 0, 255)
+        image = np.rint(np.clip(image * 255, 0, 255))
     pixels = np.kron(image.astype(np.uint8), np.ones((scale, scale), dtype=np.uint8))
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
