@@ -25,7 +25,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         label = _relative(path)
         print(f"[{number}/{len(paths)}] {label} ...", end=" ", flush=True)
         outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
-        print(f"{'ok' if outcome.ok else 'FAILED'} ({outcome.seconds:.0f} s)", flush=True)
+        print(f"{'ok' if outcome.ok else 'FAILED'} ({_time_and_memory(outcome)})", flush=True)
         if not outcome.ok:
             print(f"    {outcome.error}", flush=True)
             failures.append(outcome)
@@ -56,7 +56,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     for number, path in enumerate(paths, 1):
         print(f"[{number}/{len(paths)}] {_relative(path)} ...", end=" ", flush=True)
         outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
-        print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({outcome.seconds:.0f} s)", flush=True)
+        print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
         failed += not outcome.ok
     print()
     print(results.benchmark_table(results.load_results(folder)))
@@ -178,6 +178,13 @@ def cmd_slides(args: argparse.Namespace) -> int:
             return 1
         print(f"wrote {_relative(target)}")
     return 0
+
+
+def _time_and_memory(outcome: notebooks.RunOutcome) -> str:
+    """``"38 s, peak 1.31 GB"``: the memory is the kernel's and its child processes', together."""
+    if outcome.peak_memory_mb is None:
+        return f"{outcome.seconds:.0f} s"
+    return f"{outcome.seconds:.0f} s, peak {outcome.peak_memory_mb / 1024:.2f} GB"
 
 
 def _relative(path: Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +44,48 @@ class RunOutcome:
     path: Path
     seconds: float
     error: str | None = None  # None when every cell ran
+    peak_memory_mb: float | None = None  # the kernel and the processes it started, together
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class ChildMemorySampler:
+    """Samples the resident memory of this process's descendants, summed, and keeps the peak.
+
+    A notebook's kernel is a child of the process that runs it, and the claims notebooks'
+    workers are the kernel's children. mybinder.org limits their sum, so that is what is
+    measured: every ``interval`` seconds, in a background thread. (A process's own
+    ``ru_maxrss`` sees neither its children nor what runs at the same time.)
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ChildMemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(self.interval):
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:  # it ended between the listing and the reading
+                    pass
+            self.peak_mb = max(self.peak_mb, total / 2**20)
 
 
 def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1800,
@@ -54,7 +93,8 @@ def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1
     """Execute ``path`` top to bottom in a fresh kernel, in the notebook's own folder.
 
     ``env`` adds environment variables for the kernel (``COURSE_FAST`` and the like).
-    A failure is returned, not raised, naming the cell and the error.
+    A failure is returned, not raised, naming the cell and the error. The outcome also holds
+    the peak memory of the kernel and its own child processes, together.
     """
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
@@ -63,9 +103,11 @@ def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1
     previous = {key: os.environ.get(key) for key in (env or {})}
     os.environ.update(env or {})  # the kernel is started from this process and inherits them
     error = None
+    memory = ChildMemorySampler()
     try:
-        # The kernel's own log (TensorFlow's start-up chatter) is not the learner's output.
-        client.execute(stderr=subprocess.DEVNULL)
+        with memory:
+            # The kernel's own log (TensorFlow's start-up chatter) is not the learner's output.
+            client.execute(stderr=subprocess.DEVNULL)
     except CellExecutionError as failure:
         error = _describe_failure(notebook, failure)
     except (CellTimeoutError, DeadKernelError) as failure:
@@ -78,7 +120,7 @@ def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1
                 os.environ[key] = value
     if save_to is not None:
         nbformat.write(notebook, save_to)
-    return RunOutcome(path, time.perf_counter() - start, error)
+    return RunOutcome(path, time.perf_counter() - start, error, memory.peak_mb or None)
 
 
 def _describe_failure(notebook: nbformat.NotebookNode, failure: CellExecutionError) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -101,6 +103,17 @@ def test_run_notebook_runs_in_the_notebooks_folder_and_names_the_failing_cell(tm
     assert first.outputs[0].text == "found beside the notebook marked\n"
     assert last.outputs == []
     assert "COURSE_TEST_MARK" not in os.environ, "the kernel's variables must not leak into this process"
+    assert outcome.peak_memory_mb > 20, "an IPython kernel alone holds tens of MB"
+
+
+def test_memory_sampler_adds_up_a_process_and_its_children_while_they_run() -> None:
+    # A child that holds 300 MB and starts a grandchild holding 200 MB: Binder counts both.
+    hold = "import subprocess, sys, time; block = b'x' * ({size} * 2**20); {more}time.sleep(1.5)"
+    grandchild = hold.format(size=200, more="")
+    child = hold.format(size=300, more=f"subprocess.Popen([sys.executable, '-c', {grandchild!r}]); ")
+    with notebooks.ChildMemorySampler(interval=0.05) as memory:
+        subprocess.run([sys.executable, "-c", child], check=True)
+    assert 500 <= memory.peak_mb < 700, memory.peak_mb
 
 
 def test_a_model_that_does_not_learn_fails_its_notebook(tmp_path: Path) -> None:
