@@ -19,7 +19,7 @@ CHECK_OUTPUT_MARK = "# NBVAL_CHECK_OUTPUT"
 
 
 def course_notebooks(root: Path | None = None) -> list[Path]:
-    """Every notebook of the course, in the order a learner takes them."""
+    """Every notebook of the course, sorted by path: the numbered folders are the order to take them in."""
     root = root or config.NOTEBOOKS_DIR
     return sorted(path for path in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts)
 
