@@ -133,8 +133,11 @@ class PredictionExplorer(_Widget):
             np.any([p.argmax(axis=1) != self.labels for p in self.predictions.values()], axis=0))
         self.slider.observe(lambda change: self.show(change["new"]), names="value")
         next_mistake.on_click(lambda _button: self.next_mistake())
+        # Without flex-start the row stretches the picture to the charts' height (ipywidgets' CSS
+        # sets images to height: auto), and the digit comes out three times taller than wide.
         self.widget = widgets.VBox([widgets.HBox([self.slider, next_mistake]),
-                                    widgets.HBox([self.picture, self.charts])])
+                                    widgets.HBox([self.picture, self.charts],
+                                                 layout=widgets.Layout(align_items="flex-start"))])
         self.show(0)
 
     def show(self, index: int) -> None:
@@ -188,6 +191,9 @@ class MisclassifiedGallery(_Widget):
         self.grid.children = tiles
 
 
+BLANK_PREVIEW = digit_png(np.zeros((28, 28), dtype=np.uint8), scale=3)
+
+
 class DrawingPad(_Widget):
     """Draw a digit with the mouse; it is preprocessed as MNIST's digits were, and the model classifies it.
 
@@ -212,6 +218,7 @@ class DrawingPad(_Widget):
         self.widget = widgets.HBox([self.canvas, widgets.VBox([clear, widgets.Label("what the model sees:"),
                                                                self.preview, self.result])])
         self._last: tuple[float, float] | None = None
+        self._inked = False  # has the pen drawn since the last clear?
         self.canvas.on_mouse_down(self._pen_down)
         self.canvas.on_mouse_move(self._pen_move)
         self.canvas.on_mouse_up(self._pen_up)
@@ -226,7 +233,9 @@ class DrawingPad(_Widget):
         self.canvas.fill_rect(0, 0, self.size, self.size)
         self.canvas.stroke_style, self.canvas.line_cap, self.canvas.line_join = "black", "round", "round"
         self.canvas.line_width = self.size / 14
-        self.result.value, self.preview.value = "Draw a digit in the box.", b""
+        self._inked = False
+        # A black square, not an empty value: a browser draws a broken-image icon for no PNG at all.
+        self.result.value, self.preview.value = "Draw a digit in the box.", BLANK_PREVIEW
 
     def classify(self, image: np.ndarray) -> np.ndarray | None:
         """Preprocess ``image`` (as the canvas gives it), show what the model sees and predicts, return it."""
@@ -249,7 +258,7 @@ class DrawingPad(_Widget):
     def _pen_move(self, x: float, y: float) -> None:
         if self._last is not None:
             self.canvas.stroke_line(*self._last, x, y)
-            self._last = (x, y)
+            self._last, self._inked = (x, y), True
 
     def _pen_up(self, x: float, y: float) -> None:
         drawing, self._last = self._last is not None, None
@@ -257,7 +266,9 @@ class DrawingPad(_Widget):
             self._classify_canvas()
 
     def _on_image(self, change: dict) -> None:
-        if self._last is None:  # the picture of the finished stroke arrived after the pen went up
+        # The picture of a finished stroke can arrive after the pen went up. The blank page that
+        # clear() paints arrives too, and must not replace the prompt with "the drawing is empty".
+        if self._last is None and self._inked:
             self._classify_canvas()
 
     def _classify_canvas(self) -> None:

@@ -205,7 +205,36 @@ def test_drawing_pad_sends_the_mnist_digit_to_the_model(sample) -> None:
     assert probabilities.argmax() == 4 and "<b>model</b>: 4 (91.0%)" in pad.result.value
     assert pad.preview.value == widgets.digit_png(seen[0][0], scale=3)
     pad.clear()
-    assert pad.preview.value == b"" and "Draw a digit" in pad.result.value
+    assert pad.preview.value == widgets.digit_png(np.zeros((28, 28)), scale=3), "a black square, not a broken image"
+    assert "Draw a digit" in pad.result.value
+
+
+def canvas_png(paper: np.ndarray) -> bytes:
+    """What the browser sends back as the canvas's image_data: an RGBA PNG of black ink on white paper."""
+    grey = np.rint(255 * (1 - paper)).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.dstack([grey, grey, grey, np.full_like(grey, 255)])).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_the_blank_page_that_clear_paints_keeps_the_prompt_and_a_stroke_is_classified() -> None:
+    pad = widgets.drawing_pad(lambda images: probabilities_for(np.array([1]), {}))
+    pad.canvas.set_trait("image_data", canvas_png(np.zeros((280, 280))))  # the white page clear() painted
+    assert pad.result.value == "Draw a digit in the box."
+    pad._pen_down(140, 50)
+    pad._pen_move(140, 230)
+    pad._pen_up(140, 230)
+    stroke = np.zeros((280, 280))
+    stroke[50:230, 130:150] = 1
+    pad.canvas.set_trait("image_data", canvas_png(stroke))  # the stroke's picture, after the pen went up
+    assert "<b>model</b>: 1" in pad.result.value
+
+
+def test_explorer_keeps_its_picture_square_beside_tall_charts(sample) -> None:
+    labels = sample.y_test[:5]
+    explorer = widgets.prediction_explorer(sample.x_test[:5], labels, {"mlp/keras": probabilities_for(labels, {})})
+    row = next(child for child in explorer.widget.children if explorer.picture in child.children)
+    assert row.layout.align_items == "flex-start", "a stretched row makes the digit three times taller than wide"
 
 
 def test_drawing_pad_explains_an_empty_drawing_and_logits() -> None:
