@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -109,7 +110,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     try:
         paths = data.ensure_files(data.SPECS[args.dataset])
     except data.DataError as error:
-        print(f"error: {error}", file=sys.stderr)
+        folder = config.data_dir() / args.dataset
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if the failed attempt left it empty
+        print(f"error: {error}\n\nNothing broken was kept. Until the files are there, the notebooks use the "
+              f"bundled sample. To get them: run `course data` again where the internet is reachable, or copy "
+              f"the four IDX .gz files into {folder} and run `course data` to verify them. A classroom can "
+              f"share one folder: set COURSE_DATA_DIR (see docs/instructor.md).", file=sys.stderr)
         return 1
     folder = sorted({str(path.parent) for path in paths.values()})
     print(f"{args.dataset}: all four files present and verified in {', '.join(folder)}")
@@ -220,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     claims_.set_defaults(handler=cmd_claims)
 
     fetch = commands.add_parser("data", help="download and verify a dataset into the cache")
-    fetch.add_argument("--dataset", choices=sorted(data.SPECS), default="mnist")
+    fetch.add_argument("--dataset", choices=sorted(data.SPECS), default="mnist",
+                       help="which dataset to fetch (default: mnist)")
     fetch.set_defaults(handler=cmd_data)
 
     clean = commands.add_parser("clean", help="strip outputs and counts from notebooks before a commit")
