@@ -100,6 +100,15 @@ def image_data(channels_first: bool = False, n_train: int | None = None) -> Imag
                      data.source)
 
 
+def predict_in_batches(forward: Callable[[np.ndarray], object], x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """``forward`` over ``x`` in batches, the outputs as one array.
+
+    The test set at once would cost 865 MB for the first convolution's output alone, and
+    Binder allows 2 GB.
+    """
+    return np.concatenate([np.asarray(forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+
+
 def compare_outputs(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
     """How far ``other`` is from ``reference`` (logits, one row per image): largest difference, argmax agreement."""
     reference, other = np.asarray(reference), np.asarray(other)

@@ -15,7 +15,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ..checks import accuracy
 from ..system import setup
-from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data
+from .common import (ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data,
+                     predict_in_batches)
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -76,8 +77,7 @@ def _trainer(model: CNN, forward: nn.Module):
 def _logits(forward, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """The outputs for ``x`` in batches, without gradients; put a model in eval mode first."""
     with torch.no_grad():
-        return np.concatenate([forward(torch.from_numpy(x[i:i + batch_size])).numpy()
-                               for i in range(0, len(x), batch_size)])
+        return predict_in_batches(lambda batch: forward(torch.from_numpy(batch)).numpy(), x, batch_size)
 
 
 def throughput(settings: dict, compiled: bool = False) -> dict:

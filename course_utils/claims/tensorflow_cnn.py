@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from ..checks import accuracy
 from ..system import setup
-from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data
+from .common import (ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data,
+                     predict_in_batches)
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -105,8 +106,6 @@ def _trainer(model: CNN, compiled: bool):
     return train_epoch
 
 
-def _logits(forward, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    return np.concatenate([np.asarray(forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
 
 
 def throughput(settings: dict, compiled: bool = False) -> dict:
@@ -121,7 +120,8 @@ def throughput(settings: dict, compiled: bool = False) -> dict:
         return epoch_seconds(train_epoch, _batches(data.x_train[:size], data.y_train[:size], settings.batch_size),
                              count)
 
-    measured = measure_throughput(train_epochs, lambda: _logits(forward, data.x_test, settings.inference_batch),
+    measured = measure_throughput(train_epochs,
+                                  lambda: predict_in_batches(forward, data.x_test, settings.inference_batch),
                                   len(data.y_train), data.n_test, settings)
     return {**measured, **_versions(), "params": _params(model)}
 
@@ -143,7 +143,7 @@ def train(epochs: int, n_train: int | None = None, log_dir: str | None = None,
     train_seconds = time.perf_counter() - start
     if writer:
         writer.close()
-    logits = _logits(model, data.x_test)
+    logits = predict_in_batches(model, data.x_test)
     result = {**_versions(), "losses": losses, "train_seconds": train_seconds,
               "test_accuracy": accuracy(logits, data.y_test), "n_train": len(data.y_train),
               "params": _params(model)}
@@ -175,7 +175,7 @@ def reload(folder: str, saved_models: dict[str, str], tflite: str | None = None)
     for name, path in saved_models.items():
         loaded = tf.saved_model.load(str(folder / path))
         outputs[name] = f"{name}_reloaded.npy"
-        np.save(folder / outputs[name], _logits(loaded.serve, x_test))
+        np.save(folder / outputs[name], predict_in_batches(loaded.serve, x_test))
     if tflite:
         outputs["TensorFlow Lite"] = "tflite_reloaded.npy"
         np.save(folder / outputs["TensorFlow Lite"], _run_tflite(folder / tflite, x_test))
@@ -185,11 +185,15 @@ def reload(folder: str, saved_models: dict[str, str], tflite: str | None = None)
 def _run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
     interpreter = tf.lite.Interpreter(model_path=str(path))
     (images,), (logits,) = interpreter.get_input_details(), interpreter.get_output_details()
-    interpreter.resize_tensor_input(images["index"], x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(images["index"], x)
-    interpreter.invoke()
-    return interpreter.get_tensor(logits["index"])
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        interpreter.resize_tensor_input(images["index"], batch.shape)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(images["index"], batch)
+        interpreter.invoke()
+        return interpreter.get_tensor(logits["index"])
+
+    return predict_in_batches(forward, x)
 
 
 def shape_bug() -> dict:
