@@ -83,8 +83,27 @@ def test_setup_seeds_python_and_numpy_and_sizes_thread_pools(monkeypatch: pytest
     assert (random.random(), np.random.rand()) != draws[0], "COURSE_SEED overrides the seed argument"
 
 
-def test_importing_course_utils_imports_no_framework() -> None:
-    script = ("import sys, json, course_utils; course_utils.describe_environment(); "
+def frameworks_loaded_by(statement: str) -> list[str]:
+    """The frameworks a fresh interpreter has imported after running ``statement``."""
+    script = (f"import sys, json\n{statement}\n"
               "print(json.dumps(sorted(m for m in ('tensorflow', 'torch', 'keras', 'jax') if m in sys.modules)))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout) == []
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_importing_course_utils_imports_no_framework() -> None:
+    assert frameworks_loaded_by("import course_utils; course_utils.describe_environment()") == []
+
+
+def test_only_the_claims_worker_modules_import_a_framework() -> None:
+    import pkgutil
+
+    import course_utils
+    from course_utils.claims.common import KERAS, PYTORCH, TENSORFLOW
+
+    modules = [info.name for info in pkgutil.walk_packages(course_utils.__path__, "course_utils.")]
+    assert {KERAS, PYTORCH, TENSORFLOW} <= set(modules)
+    # Every other module, the claims package and the command line included, must not reach them.
+    others = [name for name in modules if name not in {KERAS, PYTORCH, TENSORFLOW}]
+    assert frameworks_loaded_by("\n".join(f"import {name}" for name in others)) == []
+    assert frameworks_loaded_by(f"import {PYTORCH}") == ["torch"], "the check must see a framework import"
