@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -110,13 +109,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     try:
         paths = data.ensure_files(data.SPECS[args.dataset])
     except data.DataError as error:
-        folder = config.data_dir() / args.dataset
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only if the failed attempt left it empty
-        print(f"error: {error}\n\nNothing broken was kept. Until the files are there, the notebooks use the "
-              f"bundled sample. To get them: run `course data` again where the internet is reachable, or copy "
-              f"the four IDX .gz files into {folder} and run `course data` to verify them. A classroom can "
-              f"share one folder: set COURSE_DATA_DIR (see docs/instructor.md).", file=sys.stderr)
+        print(f"error: {error}\n\nNothing broken was kept; until the files are there, the notebooks use the "
+              f"bundled sample. {data.how_to_get(args.dataset)}", file=sys.stderr)
         return 1
     folder = sorted({str(path.parent) for path in paths.values()})
     print(f"{args.dataset}: all four files present and verified in {', '.join(folder)}")

@@ -14,6 +14,7 @@ In fast mode (``COURSE_FAST=1``) the sample is used directly, and nothing is dow
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -284,8 +285,17 @@ def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
                 "Set COURSE_DATA_DIR to a folder you can write to."
             ) from error
     if failures:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # a failed first download leaves no empty folder behind
         raise DataError(" ".join(failures))
     return paths
+
+
+def how_to_get(name: str) -> str:
+    """What a learner can do when the full dataset ``name`` is not on disk."""
+    return (f"To get it, run `course data --dataset {name}` where the internet is reachable, or copy the four "
+            f"IDX .gz files into {config.data_dir() / name} and run that command to verify them. A classroom can "
+            "share one folder: set COURSE_DATA_DIR (see docs/instructor.md).")
 
 
 def _arrays_from_files(paths: dict[str, Path]) -> tuple[np.ndarray, ...]:
@@ -347,9 +357,7 @@ def load_dataset(name: str | None = None, fast: bool | None = None, allow_sample
         sample = load_sample()
         print(
             f"Using the bundled MNIST sample ({sample.n_train:,} train / {sample.n_test:,} test digits), "
-            f"because the full {name} could not be had: {error} "
-            "To get the full set, run `course data` once while online, or copy the four "
-            f"IDX .gz files into {config.data_dir() / name}.",
+            f"because the full {name} could not be had: {error} {how_to_get(name)}",
             file=sys.stderr,
         )
         return sample
