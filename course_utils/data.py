@@ -53,7 +53,7 @@ class DatasetSpec:
     """Where a dataset comes from."""
 
     name: str
-    files: dict[str, RemoteFile]  # keys: train_images, train_labels, test_images, test_labels
+    files: dict[str, RemoteFile]  # keys: train_images, train_labels, scaled_test_images, test_labels
     mirrors: tuple[str, ...]
     system_dirs: tuple[Path, ...] = ()
     licence: str = ""
@@ -68,7 +68,7 @@ MNIST = DatasetSpec(
         "train_labels": RemoteFile(
             "train-labels-idx1-ubyte.gz", "sha256",
             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
-        "test_images": RemoteFile(
+        "scaled_test_images": RemoteFile(
             "t10k-images-idx3-ubyte.gz", "sha256",
             "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
         "test_labels": RemoteFile(
@@ -88,7 +88,7 @@ FASHION_MNIST = DatasetSpec(
     files={
         "train_images": RemoteFile("train-images-idx3-ubyte.gz", "md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
         "train_labels": RemoteFile("train-labels-idx1-ubyte.gz", "md5", "25c81989df183df01b3e8a0aad5dffbe"),
-        "test_images": RemoteFile("t10k-images-idx3-ubyte.gz", "md5", "bef4ecab320f06d8554ea6380940ec79"),
+        "scaled_test_images": RemoteFile("t10k-images-idx3-ubyte.gz", "md5", "bef4ecab320f06d8554ea6380940ec79"),
         "test_labels": RemoteFile("t10k-labels-idx1-ubyte.gz", "md5", "bb300cfdad3c16e7a12a480ee83cd310"),
     },
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
@@ -299,7 +299,7 @@ def how_to_get(name: str) -> str:
 
 
 def _arrays_from_files(paths: dict[str, Path]) -> tuple[np.ndarray, ...]:
-    arrays = tuple(read_idx(paths[key]) for key in ("train_images", "train_labels", "test_images", "test_labels"))
+    arrays = tuple(read_idx(paths[key]) for key in ("train_images", "train_labels", "scaled_test_images", "test_labels"))
     x_train, y_train, x_test, y_test = arrays
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
         raise DataError(f"images and labels disagree in number in {paths['train_images'].parent}.")

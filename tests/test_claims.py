@@ -20,6 +20,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from course_utils import cli
 from course_utils.checks import CheckFailed
 from course_utils.claims import common, debugging, deployment, monitoring, speed
+from course_utils.data import load_sample
 from course_utils.workers import WorkerFailed, run_worker
 
 # --- statistics and the timing protocol --------------------------------------------------
@@ -237,7 +238,7 @@ def deployment_report(folder: Path, onnx_output: str = "same.npy", onnx_imports:
     reloads = {"PyTorch": {"outputs": {"torch.export": "same.npy"}, "frameworks_loaded": ["torch"], "peak_rss_mb": 500},
                "ONNX Runtime": {"outputs": {"ONNX": onnx_output}, "frameworks_loaded": list(onnx_imports),
                                 "peak_rss_mb": 200}}
-    return deployment.DeploymentReport(folder, trained, reloads)
+    return deployment.DeploymentReport(folder, trained, reloads, load_sample().y_test)
 
 
 def test_deployment_table_joins_each_export_with_its_reload(exports: Path) -> None:

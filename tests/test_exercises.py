@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import nbformat
 import numpy as np
@@ -221,11 +219,3 @@ def test_every_task_notebook_ends_with_two_to_four_exercises_the_same_in_each_fr
             if path.is_file():
                 assert 2 <= len(cells[path]) <= 4, f"{path} has {len(cells[path])} exercises"
                 assert cells[path] == known, f"{path} checks {cells[path]}, the {task} exercises are {known}"
-
-
-def test_exercise_modules_import_no_framework() -> None:
-    code = ("import sys, course_utils.exercises, course_utils.widgets, course_utils.drawing, "
-            "course_utils.student, course_utils.environment; "
-            "print(sorted({'torch', 'tensorflow', 'keras', 'jax'} & set(sys.modules)))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"

@@ -107,10 +107,12 @@ def test_run_notebook_runs_in_the_notebooks_folder_and_names_the_failing_cell(tm
 
 
 def test_memory_sampler_adds_up_a_process_and_its_children_while_they_run() -> None:
-    # A child that holds 300 MB and starts a grandchild holding 200 MB: Binder counts both.
-    hold = "import subprocess, sys, time; block = b'x' * ({size} * 2**20); {more}time.sleep(1.5)"
-    grandchild = hold.format(size=200, more="")
-    child = hold.format(size=300, more=f"subprocess.Popen([sys.executable, '-c', {grandchild!r}]); ")
+    # A child holding 300 MB starts a grandchild holding 200 MB, and both hold it for a second
+    # once the grandchild says it is ready: Binder counts both.
+    grandchild = "import time; block = b'x' * (200 * 2**20); print('ready', flush=True); time.sleep(1)"
+    child = ("import subprocess, sys, time; block = b'x' * (300 * 2**20); "
+             f"grandchild = subprocess.Popen([sys.executable, '-c', {grandchild!r}], stdout=subprocess.PIPE, text=True); "
+             "grandchild.stdout.readline(); time.sleep(0.8); grandchild.wait()")
     with notebooks.ChildMemorySampler(interval=0.05) as memory:
         subprocess.run([sys.executable, "-c", child], check=True)
     assert 500 <= memory.peak_mb < 700, memory.peak_mb

@@ -29,7 +29,7 @@ KERAS_BACKENDS = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}  #
 PROBED_BACKENDS = ("numpy", "openvino", "theano", "cntk")
 
 
-def probe_keras_backend(name: str, timeout: float = 300) -> str:
+def probe_keras_backend(name: str) -> str:
     """Import Keras with ``KERAS_BACKEND=name`` in a fresh process: "imports", or the error's last line."""
     import os
     import subprocess
@@ -37,7 +37,7 @@ def probe_keras_backend(name: str, timeout: float = 300) -> str:
 
     process = subprocess.run([sys.executable, "-c", "import keras; print(keras.backend.backend())"],
                              env={**os.environ, "KERAS_BACKEND": name, "TF_CPP_MIN_LOG_LEVEL": "2"},
-                             capture_output=True, text=True, timeout=timeout)
+                             capture_output=True, text=True, timeout=300)
     if process.returncode == 0:
         return f"imports (backend {process.stdout.split()[-1]!r})"
     lines = [line for line in process.stderr.splitlines() if line.strip()]

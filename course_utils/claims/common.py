@@ -34,6 +34,9 @@ EXPORT_TOLERANCE = 1e-4
 
 # The worker modules, one per framework, that hold the CNN and run the experiments.
 KERAS, TENSORFLOW, PYTORCH = (f"{__package__}.{name}_cnn" for name in ("keras", "tensorflow", "pytorch"))
+# Each framework's CNN worker, with the environment it runs in: (name, module, env).
+CNN_WORKERS = (("keras", KERAS, {"KERAS_BACKEND": "tensorflow"}), ("tensorflow", TENSORFLOW, {}),
+               ("pytorch", PYTORCH, {}))
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,11 @@ class Spread:
         return f"{self.median:,.0f} ({self.low:,.0f}–{self.high:,.0f})"
 
 
-def ratio_phrase(ratio: float, faster: str = "faster", slower: str = "slower") -> str:
+def ratio_phrase(ratio: float) -> str:
     """``1.4`` as "1.4× faster", ``0.5`` as "2.0× slower", and near 1 as "about as fast"."""
     if 1 / SAME_SPEED <= ratio <= SAME_SPEED:
         return "about as fast"
-    return f"{ratio:.1f}× {faster}" if ratio > 1 else f"{1 / ratio:.1f}× {slower}"
+    return f"{ratio:.1f}× faster" if ratio > 1 else f"{1 / ratio:.1f}× slower"
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,18 @@ def epoch_seconds(train_epoch: Callable[[object], object], batches: object, coun
 def image_data(channels_first: bool = False, n_train: int | None = None) -> ImageData:
     """The course's dataset for the CNN: ``(n, 28, 28, 1)``, or ``(n, 1, 28, 28)`` for PyTorch."""
     data = load_dataset()
-    axis = 1 if channels_first else -1
-    x_train = np.expand_dims(data.x_train[:n_train], axis) / np.float32(255)
-    x_test = np.expand_dims(data.x_test, axis) / np.float32(255)
-    return ImageData(x_train, data.y_train[:n_train].astype("int64"), x_test, data.y_test.astype("int64"),
-                     data.source)
+    return ImageData(_scaled(data.x_train[:n_train], channels_first), data.y_train[:n_train].astype("int64"),
+                     _scaled(data.x_test, channels_first), data.y_test.astype("int64"), data.source)
+
+
+def scaled_test_images(channels_first: bool = False) -> np.ndarray:
+    """The test images alone, as :func:`image_data` gives them: for a process that only predicts,
+    the scaled training set would more than double its memory."""
+    return _scaled(load_dataset().x_test, channels_first)
+
+
+def _scaled(images: np.ndarray, channels_first: bool) -> np.ndarray:
+    return np.expand_dims(images, 1 if channels_first else -1) / np.float32(255)
 
 
 def predict_in_batches(forward: Callable[[np.ndarray], object], x: np.ndarray, batch_size: int = 1000) -> np.ndarray:

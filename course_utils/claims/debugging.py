@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checks import CheckFailed
-from .common import KERAS, PYTORCH, TENSORFLOW, run_all
+from .common import CNN_WORKERS, run_all
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +35,7 @@ def describe_error(error: BaseException, source_file: str) -> dict:
     """
     source = Path(source_file).resolve()
     lines = source.read_text().splitlines()
-    marked = [number for number, line in enumerate(lines, 1) if BUG_MARK in line and "BUG_MARK" not in line]
+    marked = [number for number, line in enumerate(lines, 1) if BUG_MARK in line]
     if len(marked) != 1:
         raise ValueError(f"{source} must mark exactly one line with {BUG_MARK!r}; found {len(marked)}.")
     bug_line = marked[0]
@@ -72,9 +72,7 @@ class DebuggingReport:
 
     def cases(self) -> list[dict]:
         """One entry per framework and mode, with its source file."""
-        modules = {"keras": KERAS, "tensorflow": TENSORFLOW, "pytorch": PYTORCH}
-        return [{"framework": name, "module": modules[name], **case}
-                for name, run in self.runs.items() for case in run["cases"]]
+        return [{"framework": name, **case} for name, run in self.runs.items() for case in run["cases"]]
 
     def table(self) -> pd.DataFrame:
         import pandas as pd
@@ -117,7 +115,5 @@ class DebuggingReport:
 
 def provoke_shape_bugs() -> DebuggingReport:
     """Run the CNN with one shape bug in Keras, TensorFlow (eager and traced) and PyTorch."""
-    jobs = [("keras", KERAS, "shape_bug", {"KERAS_BACKEND": "tensorflow"}, {}),
-            ("tensorflow", TENSORFLOW, "shape_bug", {}, {}),
-            ("pytorch", PYTORCH, "shape_bug", {}, {})]
+    jobs = [(name, module, "shape_bug", env, {}) for name, module, env in CNN_WORKERS]
     return DebuggingReport(run_all(jobs, desc="shape bugs", parallel=True))

@@ -15,8 +15,9 @@ import numpy as np
 
 from .. import config
 from ..checks import CheckFailed, accuracy
-from .common import (EXPORT_TOLERANCE, KERAS, PYTORCH, TENSORFLOW, compare_outputs, image_data, output_folder,
-                     predict_in_batches, run_all)
+from ..data import load_dataset
+from .common import (CNN_WORKERS, EXPORT_TOLERANCE, KERAS, PYTORCH, TENSORFLOW, compare_outputs, output_folder,
+                     predict_in_batches, run_all, scaled_test_images)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +30,7 @@ def run_onnx(folder: str, onnx_file: str) -> dict:
     session = onnxruntime.InferenceSession(str(Path(folder) / onnx_file), providers=["CPUExecutionProvider"])
     (images,) = session.get_inputs()
     logits = predict_in_batches(lambda batch: session.run(None, {images.name: batch})[0],
-                                image_data(channels_first=True).x_test)
+                                scaled_test_images(channels_first=True))
     np.save(Path(folder) / "onnx_reloaded.npy", logits)
     return {"framework": "onnxruntime", "version": onnxruntime.__version__, "outputs": {"ONNX": "onnx_reloaded.npy"}}
 
@@ -54,8 +55,6 @@ RUNTIMES = (
     Runtime("ONNX Runtime", __name__, "run_onnx", {}, {"onnx_file": "cnn.onnx"}),
 )
 DEPLOYMENT_FULL_TRAIN = 10_000
-DEPLOYMENT_FRAMEWORKS = (("keras", KERAS, {"KERAS_BACKEND": "tensorflow"}), ("tensorflow", TENSORFLOW, {}),
-                         ("pytorch", PYTORCH, {}))
 
 
 @dataclass
@@ -65,12 +64,12 @@ class DeploymentReport:
     folder: Path
     trained: dict[str, dict]
     reloads: dict[str, dict]
+    labels: np.ndarray  # of the test set, which every export predicted
 
     def rows(self) -> list[dict]:
         rows = []
         for framework, run in self.trained.items():
             reference = np.load(self.folder / run["exports"]["reference"])
-            labels = image_data().y_test
             for artifact, file in run["exports"].items():
                 if artifact == "reference":
                     continue
@@ -80,7 +79,7 @@ class DeploymentReport:
                     if artifact in reload["outputs"]:
                         outputs = np.load(self.folder / reload["outputs"][artifact])
                         row.update({"reloaded by": runtime, **compare_outputs(reference, outputs),
-                                    "test accuracy": accuracy(outputs, labels),
+                                    "test accuracy": accuracy(outputs, self.labels),
                                     "runtime imported": ", ".join(reload["frameworks_loaded"]) or "no framework",
                                     "runtime peak RSS MB": round(reload["peak_rss_mb"])})
                 rows.append(row)
@@ -112,16 +111,17 @@ class DeploymentReport:
         return "\n".join(lines)
 
     def check(self) -> None:
-        for row in self.rows():
+        rows = self.rows()
+        for row in rows:
             if "reloaded by" not in row:
                 raise CheckFailed(f"{row['artifact']} ({row['file']}) was exported but never reloaded.")
             if row["max_abs_difference"] > EXPORT_TOLERANCE or row["same_prediction"] < 1:
                 raise CheckFailed(f"{row['artifact']} reloaded by {row['reloaded by']} predicts differently from "
                                   f"the original {row['made by']} model: {row}.")
-        onnx = [row for row in self.rows() if row["artifact"] == "ONNX"]
+        onnx = [row for row in rows if row["artifact"] == "ONNX"]
         if not onnx or onnx[0]["runtime imported"] != "no framework":
             raise CheckFailed("the ONNX model did not run in ONNX Runtime alone.")
-        print(f"✓ {len(self.rows())} exports reloaded in fresh processes; every prediction matches the original")
+        print(f"✓ {len(rows)} exports reloaded in fresh processes; every prediction matches the original")
 
 
 def _size(path: Path) -> int:
@@ -140,9 +140,9 @@ def export_and_reload(epochs: int | None = None, n_train: int | None = None) -> 
     n_train = n_train or (1024 if config.fast_mode() else DEPLOYMENT_FULL_TRAIN)
     folder = output_folder("exports", "deployment")
     train = {"epochs": epochs, "n_train": n_train, "export_dir": str(folder)}
-    trained = run_all([(name, module, "train", env, train) for name, module, env in DEPLOYMENT_FRAMEWORKS],
+    trained = run_all([(name, module, "train", env, train) for name, module, env in CNN_WORKERS],
                       desc="train and export", parallel=True)
     reloads = run_all([(runtime.name, runtime.module, runtime.function, runtime.env,
                         {"folder": str(folder), **runtime.kwargs}) for runtime in RUNTIMES],
                       desc="reload", parallel=True)
-    return DeploymentReport(folder, trained, reloads)
+    return DeploymentReport(folder, trained, reloads, load_dataset().y_test)

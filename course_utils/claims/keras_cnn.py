@@ -17,7 +17,8 @@ from keras import layers
 
 from ..checks import accuracy
 from ..system import setup
-from .common import ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, image_data
+from .common import (ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, image_data,
+                     scaled_test_images)
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -123,7 +124,7 @@ def reload(folder: str, keras_file: str) -> dict:
     """In a fresh process, on this process's backend: load a .keras file and predict the test set."""
     setup(SEED)
     model = keras.saving.load_model(Path(folder) / keras_file)
-    logits = keras.ops.convert_to_numpy(model.predict(image_data().x_test, batch_size=1000, verbose=0))
+    logits = keras.ops.convert_to_numpy(model.predict(scaled_test_images(), batch_size=1000, verbose=0))
     name = f"{keras_file}_on_{keras.backend.backend()}.npy"
     np.save(Path(folder) / name, logits)
     return {**_versions(), "outputs": {".keras": name}}
@@ -161,7 +162,6 @@ def graphs() -> dict:
     return {
         **_versions(),
         "jit_compile": bool(model.jit_compile),
-        "run_eagerly": bool(model.run_eagerly),
         "batches": epochs * len(data.y_train) // BATCH_SIZE,
         "python_train_step_calls": len(python_calls),
     }

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import config
 from ..checks import CheckFailed
-from .common import KERAS, PYTORCH, TENSORFLOW, output_folder, run_all
+from .common import CNN_WORKERS, output_folder, run_all
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 TOOLS = {"keras": "keras.callbacks.TensorBoard", "tensorflow": "tf.summary",
          "pytorch": "torch.utils.tensorboard.SummaryWriter"}
-TENSORBOARD_FRAMEWORKS = (("keras", KERAS, {"KERAS_BACKEND": "tensorflow"}), ("tensorflow", TENSORFLOW, {}),
-                          ("pytorch", PYTORCH, {}))
 
 
 def read_scalars(folder: Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
@@ -125,7 +123,7 @@ class TensorBoardReport:
 
     def check(self) -> None:
         files, scalars = event_files(self.folder), self.scalars()
-        if set(self.runs) != {name for name, _, _ in TENSORBOARD_FRAMEWORKS}:
+        if set(self.runs) != {name for name, _, _ in CNN_WORKERS}:
             raise CheckFailed(f"only {sorted(self.runs)} trained and logged.")
         for framework, run in self.runs.items():
             if not files.get(framework):
@@ -144,5 +142,5 @@ def log_to_tensorboard(epochs: int | None = None, n_train: int | None = None) ->
     n_train = n_train or (512 if config.fast_mode() else None)
     folder = output_folder("runs", "tensorboard")
     jobs = [(name, module, "train", env, {"epochs": epochs, "n_train": n_train, "log_dir": str(folder / name)})
-            for name, module, env in TENSORBOARD_FRAMEWORKS]
+            for name, module, env in CNN_WORKERS]
     return TensorBoardReport(folder, run_all(jobs, desc="train and log", parallel=True))

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from ..checks import accuracy
 from ..system import setup
 from .common import (ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data,
-                     predict_in_batches)
+                     predict_in_batches, scaled_test_images)
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -148,8 +148,7 @@ def reload(folder: str) -> dict:
     """In a fresh process: load the torch.export program (saved in eval mode) and predict the test set."""
     setup(SEED)
     program = torch.export.load(Path(folder) / "cnn.pt2")
-    data = image_data(channels_first=True)
-    np.save(Path(folder) / "torch.export_reloaded.npy", _logits(program.module(), data.x_test))
+    np.save(Path(folder) / "torch.export_reloaded.npy", _logits(program.module(), scaled_test_images(channels_first=True)))
     return {**_versions(), "outputs": {"torch.export": "torch.export_reloaded.npy"}}
 
 

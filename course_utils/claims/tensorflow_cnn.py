@@ -15,7 +15,7 @@ import tensorflow as tf
 from ..checks import accuracy
 from ..system import setup
 from .common import (ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data,
-                     predict_in_batches)
+                     predict_in_batches, scaled_test_images)
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -170,7 +170,7 @@ def reload(folder: str, saved_models: dict[str, str], tflite: str | None = None)
     """
     setup(SEED)
     folder = Path(folder)
-    x_test = image_data().x_test
+    x_test = scaled_test_images()
     outputs = {}
     for name, path in saved_models.items():
         loaded = tf.saved_model.load(str(folder / path))
