@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import config
+from .files import replaced_atomically
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -53,7 +52,7 @@ class DatasetSpec:
     """Where a dataset comes from."""
 
     name: str
-    files: dict[str, RemoteFile]  # keys: train_images, train_labels, scaled_test_images, test_labels
+    files: dict[str, RemoteFile]  # keys: train_images, train_labels, test_images, test_labels
     mirrors: tuple[str, ...]
     system_dirs: tuple[Path, ...] = ()
     licence: str = ""
@@ -68,7 +67,7 @@ MNIST = DatasetSpec(
         "train_labels": RemoteFile(
             "train-labels-idx1-ubyte.gz", "sha256",
             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
-        "scaled_test_images": RemoteFile(
+        "test_images": RemoteFile(
             "t10k-images-idx3-ubyte.gz", "sha256",
             "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
         "test_labels": RemoteFile(
@@ -88,7 +87,7 @@ FASHION_MNIST = DatasetSpec(
     files={
         "train_images": RemoteFile("train-images-idx3-ubyte.gz", "md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
         "train_labels": RemoteFile("train-labels-idx1-ubyte.gz", "md5", "25c81989df183df01b3e8a0aad5dffbe"),
-        "scaled_test_images": RemoteFile("t10k-images-idx3-ubyte.gz", "md5", "bef4ecab320f06d8554ea6380940ec79"),
+        "test_images": RemoteFile("t10k-images-idx3-ubyte.gz", "md5", "bef4ecab320f06d8554ea6380940ec79"),
         "test_labels": RemoteFile("t10k-labels-idx1-ubyte.gz", "md5", "bb300cfdad3c16e7a12a480ee83cd310"),
     },
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
@@ -189,24 +188,27 @@ def download_file(remote: RemoteFile, mirrors: tuple[str, ...], target: Path) ->
     failures, unreachable = [], 0
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + remote.name
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part", dir=target.parent)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(handle, "wb") as out:
+            with replaced_atomically(target) as out:
                 _fetch(url, out, remote.name)
-            actual = file_digest(tmp, remote.algorithm)
-            if actual != remote.digest:
-                failures.append(f"{url}: {_describe_mismatch(tmp, remote, actual)}")
-                continue
-            os.replace(tmp, target)
+                out.flush()
+                actual = file_digest(Path(out.name), remote.algorithm)
+                if actual != remote.digest:
+                    raise _WrongFile(_describe_mismatch(Path(out.name), remote, actual))
             return target
+        except _WrongFile as wrong:
+            failures.append(f"{url}: {wrong}")
         except (urllib.error.URLError, OSError) as error:
+            if error.filename and Path(error.filename).parent == target.parent:
+                raise  # the cache folder's own error, not the mirror's: ensure_files says what to do
             failures.append(f"{url}: {_describe_network_error(error)}")
             unreachable += isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError)
-        finally:
-            tmp.unlink(missing_ok=True)
     message = f"could not download {remote.name} ({'; '.join(failures)})."
     raise NoConnection(message) if mirrors and unreachable == len(mirrors) else DataError(message)
+
+
+class _WrongFile(Exception):
+    """A download arrived whole but is not the published file."""
 
 
 def _fetch(url: str, out, label: str) -> None:
@@ -248,7 +250,12 @@ def _valid_cached(path: Path, remote: RemoteFile) -> bool:
     """True if ``path`` holds the right file; a wrong one is removed so it is fetched again."""
     if not path.is_file():
         return False
-    if file_digest(path, remote.algorithm) == remote.digest:
+    try:
+        digest = file_digest(path, remote.algorithm)
+    except OSError as error:
+        raise DataError(f"cannot read {path} ({error.strerror or error}). Ask whoever set up the data folder "
+                        "to make it readable, or set COURSE_DATA_DIR to a folder of your own.") from error
+    if digest == remote.digest:
         return True
     print(f"{path} does not match its published checksum; removing it so it is downloaded again.",
           file=sys.stderr)
@@ -299,7 +306,7 @@ def how_to_get(name: str) -> str:
 
 
 def _arrays_from_files(paths: dict[str, Path]) -> tuple[np.ndarray, ...]:
-    arrays = tuple(read_idx(paths[key]) for key in ("train_images", "train_labels", "scaled_test_images", "test_labels"))
+    arrays = tuple(read_idx(paths[key]) for key in ("train_images", "train_labels", "test_images", "test_labels"))
     x_train, y_train, x_test, y_test = arrays
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
         raise DataError(f"images and labels disagree in number in {paths['train_images'].parent}.")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import config
+from .files import replaced_atomically
 from .tasks import FRAMEWORKS, TASKS
 
 if TYPE_CHECKING:
@@ -47,13 +47,18 @@ def record_results(task: str, framework: str, test_accuracy: float, train_second
     target = folder / f"{task}_{framework}_{now:%Y%m%d-%H%M%S-%f}_{os.getpid()}.json"
     if probabilities is not None:  # saved first, so that a record never names a missing file
         record["predictions_file"] = save_predictions(target.with_suffix(".npz"), probabilities, dataset.y_test).name
-    # Written to a temporary file and renamed, so a reader never sees half a record.
-    handle, tmp_name = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(record, stream, indent=2)
-    os.replace(tmp_name, target)
+    # numpy scalars (an extra such as learning_rate=np.float32(0.1)) are stored as plain numbers.
+    with replaced_atomically(target, "w") as stream:
+        json.dump(record, stream, indent=2, default=_plain)
     print(f"Recorded {task}/{framework} in {target.name}")
     return target
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar or array as the Python number or list that JSON can hold."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"a record cannot hold {type(value).__name__} values: pass numbers or strings.")
 
 
 def peak_memory_mb() -> float | None:
@@ -135,10 +140,8 @@ def save_predictions(path: Path, probabilities: object, labels: object) -> Path:
     if probabilities.ndim != 2 or len(probabilities) != len(labels):
         raise ValueError(f"probabilities of shape {probabilities.shape} do not match {len(labels):,} labels: "
                          "pass one row of class probabilities per test image.")
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as stream:
+    with replaced_atomically(path) as stream:
         np.savez_compressed(stream, probabilities=probabilities, labels=labels)
-    os.replace(tmp_name, path)
     return path
 
 

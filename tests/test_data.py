@@ -359,3 +359,17 @@ def test_course_data_offline_says_what_to_do_and_leaves_no_empty_folder(
     assert message.startswith("error: could not download") and "Traceback" not in message
     assert "bundled sample" in message and str(cache) in message and "COURSE_DATA_DIR" in message
     assert not cache.exists(), "a failed `course data` leaves no empty folder behind"
+
+
+def test_an_unreadable_cached_file_is_a_clear_error_and_falls_back(
+        cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    cache.mkdir(parents=True)
+    (cache / TEST_LABELS.name).write_bytes(b"someone else's file")
+
+    def unreadable(path: Path, algorithm: str) -> str:  # chmod does not bind for root, so say it directly
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data, "file_digest", unreadable)
+    with pytest.raises(DataError, match="cannot read .*COURSE_DATA_DIR"):
+        data.load_dataset("mnist", fast=False, allow_sample=False)
+    assert data.load_dataset("mnist", fast=False).source == "sample"

@@ -41,7 +41,7 @@ def write_json(folder: Path, name: str, content: str | bytes) -> None:
 def test_record_results_writes_a_complete_record(folder: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("COURSE_FAST", "1")
-    path = record(dataset, "cnn", "pytorch", np.float32(0.875), batch_size=128)
+    path = record(dataset, "cnn", "pytorch", np.float32(0.875), batch_size=128, learning_rate=np.float32(0.5))
     assert path.parent == folder and path.name.startswith("cnn_pytorch_") and path.suffix == ".json"
     assert os.listdir(folder) == [path.name], "the temporary file must be renamed, not left behind"
     saved = json.loads(path.read_text())
@@ -49,7 +49,7 @@ def test_record_results_writes_a_complete_record(folder: Path, dataset: Dataset,
     assert {key: saved[key] for key in results.REQUIRED_KEYS} == {
         "task": "cnn", "framework": "pytorch", "test_accuracy": 0.875, "train_seconds": 2.5, "params": 101_770,
         "epochs": 3, "n_train": 40, "n_test": 10, "data_source": "sample", "framework_version": "1.2.3"}
-    assert saved["batch_size"] == 128 and saved["fast_mode"] is True
+    assert saved["batch_size"] == 128 and saved["learning_rate"] == 0.5 and saved["fast_mode"] is True
     assert saved["peak_memory_mb"] > 0
     assert capsys.readouterr().out == f"Recorded cnn/pytorch in {path.name}\n"
 
