@@ -20,6 +20,7 @@ import hashlib
 import sys
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -322,7 +323,7 @@ def load_sample(path: Path | None = None) -> Dataset:
     try:
         with np.load(path) as archive:
             arrays = [archive[key] for key in ("x_train", "y_train", "x_test", "y_test")]
-    except (OSError, KeyError, ValueError) as error:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise DataError(
             f"the bundled sample {path} is missing or damaged ({error}). "
             "Restore it with `git checkout data/mnist_sample.npz`."

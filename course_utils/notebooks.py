@@ -96,28 +96,23 @@ def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1
     A failure is returned, not raised, naming the cell and the error. The outcome also holds
     the peak memory of the kernel and its own child processes, together.
     """
-    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, nbformat.reader.NotJSONError, nbformat.ValidationError) as failure:
+        return RunOutcome(path, 0.0, f"cannot read the notebook: {failure}")
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    previous = {key: os.environ.get(key) for key in (env or {})}
-    os.environ.update(env or {})  # the kernel is started from this process and inherits them
     error = None
     memory = ChildMemorySampler()
     try:
         with memory:
             # The kernel's own log (TensorFlow's start-up chatter) is not the learner's output.
-            client.execute(stderr=subprocess.DEVNULL)
+            client.execute(stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     except CellExecutionError as failure:
         error = _describe_failure(notebook, failure)
     except (CellTimeoutError, DeadKernelError) as failure:
         error = f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     if save_to is not None:
         nbformat.write(notebook, save_to)
     return RunOutcome(path, time.perf_counter() - start, error, memory.peak_mb or None)

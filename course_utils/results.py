@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -163,7 +164,7 @@ def load_predictions(dataset: Dataset, task: str | None = None, folder: Path | N
         try:
             with np.load(folder / record["predictions_file"]) as saved:
                 probabilities, labels = saved["probabilities"], saved["labels"]
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             continue
         if np.array_equal(labels, dataset.y_test):
             found[f"{record['task']}/{record['framework']}"] = probabilities  # newer records replace older

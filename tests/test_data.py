@@ -342,9 +342,11 @@ def test_the_bundled_sample_is_balanced_and_disjoint(cache: Path, monkeypatch: p
     assert not any(image.tobytes() in train_images for image in sample.x_test)
 
 
-def test_a_damaged_sample_says_how_to_restore_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["not an archive", "cut off"])
+def test_a_damaged_sample_says_how_to_restore_it(tmp_path: Path, damage: str) -> None:
     broken = tmp_path / "mnist_sample.npz"
-    broken.write_bytes(gzip.compress(b"not an npz"))
+    real = data.config.SAMPLE_PATH.read_bytes()
+    broken.write_bytes(gzip.compress(b"not an npz") if damage == "not an archive" else real[:len(real) // 2])
     with pytest.raises(DataError, match=r"missing or damaged .*git checkout data/mnist_sample\.npz"):
         data.load_sample(broken)
 

@@ -106,6 +106,13 @@ def test_run_notebook_runs_in_the_notebooks_folder_and_names_the_failing_cell(tm
     assert outcome.peak_memory_mb > 20, "an IPython kernel alone holds tens of MB"
 
 
+def test_a_notebook_that_cannot_be_read_is_a_failed_outcome(tmp_path: Path) -> None:
+    (tmp_path / "broken.ipynb").write_text("{ not json")
+    for path in (tmp_path / "missing.ipynb", tmp_path / "broken.ipynb"):
+        outcome = notebooks.run_notebook(path)
+        assert not outcome.ok and outcome.error.startswith("cannot read the notebook"), outcome.error
+
+
 def test_memory_sampler_adds_up_a_process_and_its_children_while_they_run() -> None:
     # A child holding 300 MB starts a grandchild holding 200 MB, and both hold it for a second
     # once the grandchild says it is ready: Binder counts both.

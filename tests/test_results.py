@@ -110,3 +110,13 @@ def test_benchmark_table_shows_seconds_per_epoch(folder: Path, dataset: Dataset)
     lines = results.benchmark_table(results.load_results(folder)).splitlines()
     assert lines[1].split()[:5] == ["mlp", "tensorflow", "0.8", "3", "0.9500"]
     assert lines[1].endswith("sample (40 train)")
+
+
+def test_predictions_round_trip_and_a_damaged_file_is_skipped(folder: Path, dataset: Dataset) -> None:
+    keras_probabilities = np.full((10, 10), 0.1, dtype=np.float32)
+    record(dataset, framework="keras", probabilities=keras_probabilities)
+    damaged = record(dataset, framework="pytorch", probabilities=keras_probabilities)
+    npz = folder / json.loads(damaged.read_text())["predictions_file"]
+    npz.write_bytes(npz.read_bytes()[:40])  # cut off: not a zip archive any more
+    found = results.load_predictions(dataset, folder=folder)
+    assert list(found) == ["mlp/keras"] and np.array_equal(found["mlp/keras"], keras_probabilities)
