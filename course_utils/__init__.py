@@ -7,7 +7,7 @@ records them. Importing this package never imports TensorFlow or PyTorch.
 from .checks import (CheckFailed, accuracy, check_accuracy, check_loss_decreased, check_params,
                      check_predictions, check_results)
 from .config import dataset_name, epochs, fast_mode
-from .data import DataError, Dataset, load_dataset, load_mnist
+from .data import DataError, Dataset, load_dataset
 from .results import load_results, record_results
 from .system import describe_environment, setup, usable_cpus
 from .tasks import FRAMEWORKS, TASKS
@@ -15,6 +15,6 @@ from .tasks import FRAMEWORKS, TASKS
 __all__ = [
     "CheckFailed", "DataError", "Dataset", "FRAMEWORKS", "TASKS", "accuracy", "check_accuracy",
     "check_loss_decreased", "check_params", "check_predictions", "check_results", "dataset_name",
-    "describe_environment", "epochs", "fast_mode", "load_dataset", "load_mnist", "load_results",
+    "describe_environment", "epochs", "fast_mode", "load_dataset", "load_results",
     "record_results", "setup", "usable_cpus",
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import config, notebooks
-from .tasks import FRAMEWORKS, TASKS
+from .tasks import FRAMEWORK_NAMES, FRAMEWORKS, TASKS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 STEPS = {"define-model": "Define the model", "train-step": "One training step", "train-loop": "The training loop",
          "evaluate": "Evaluate"}
 EXERCISES = "## Exercises"
-NAMES = {"keras": "Keras", "tensorflow": "TensorFlow", "pytorch": "PyTorch"}
 # A framework's name as a string literal ("keras") is the only difference in lines that are otherwise shared.
 _FRAMEWORK_LITERAL = re.compile(r"""(["'])(?:keras|tensorflow|pytorch)\1""")
 # Attribute chains rooted at the names the notebooks import their frameworks under.
@@ -188,7 +187,7 @@ def side_by_side(task: str, root: Path | None = None):
             code = (highlight(source, PythonLexer(), formatter) if source.strip()
                     else f"<i>no cell tagged {html.escape(tag)}</i>")
             columns.append(widgets.HTML(
-                f"<b>{NAMES[framework]}</b> ({len(code_lines(source))} lines)"
+                f"<b>{FRAMEWORK_NAMES[framework]}</b> ({len(code_lines(source))} lines)"
                 f"<div style='overflow-x:auto; font-size:85%'>{code}</div>",
                 layout=widgets.Layout(width=f"{100 / len(sources):.0f}%", padding="0 8px")))
         pages.append(widgets.HBox(columns))

@@ -267,12 +267,21 @@ def _valid_cached(path: Path, remote: RemoteFile) -> bool:
     return False
 
 
+def find_on_disk(spec: DatasetSpec, cache_dir: Path | None = None) -> Path | None:
+    """The folder that holds all four of the dataset's files, a system folder first, else None.
+
+    Only their presence is looked at; :func:`ensure_files` also checks the cached ones' checksums.
+    """
+    folders = [*spec.system_dirs, (cache_dir or config.data_dir()) / spec.name]
+    return next((folder for folder in folders
+                 if all((folder / remote.name).is_file() for remote in spec.files.values())), None)
+
+
 def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
     """Paths of the dataset's four files, from a system folder, the cache, or a download."""
-    for system_dir in spec.system_dirs:
-        paths = {key: system_dir / remote.name for key, remote in spec.files.items()}
-        if all(path.is_file() for path in paths.values()):
-            return paths
+    found = find_on_disk(spec, cache_dir)
+    if found is not None and found in spec.system_dirs:
+        return {key: found / remote.name for key, remote in spec.files.items()}
     folder = (cache_dir or config.data_dir()) / spec.name
     paths = {key: folder / remote.name for key, remote in spec.files.items()}
     # Wrong files are removed first, so that no failure below can leave one in the cache.
@@ -373,10 +382,3 @@ def load_dataset(name: str | None = None, fast: bool | None = None, allow_sample
         (x_train, y_train), (x_test, y_test) = (
             stratified_subset(x_train, y_train, FAST_N_TRAIN), stratified_subset(x_test, y_test, FAST_N_TEST))
     return Dataset(x_train, y_train, x_test, y_test, source=name)
-
-
-def load_mnist(fast: bool | None = None) -> tuple[Arrays, Arrays]:
-    """``(x_train, y_train), (x_test, y_test)`` for MNIST: uint8, images ``(n, 28, 28)``, labels ``(n,)``."""
-    dataset = load_dataset("mnist", fast=fast)
-    return (dataset.x_train, dataset.y_train), (dataset.x_test, dataset.y_test)
-

@@ -104,12 +104,10 @@ def data_lines() -> list[str]:
     """Whether the full datasets are on disk already, without downloading anything."""
     lines = []
     for spec in data.SPECS.values():
-        folders = [*spec.system_dirs, config.data_dir() / spec.name]
-        where = next((folder for folder in folders
-                      if all((folder / remote.name).is_file() for remote in spec.files.values())), None)
+        where = data.find_on_disk(spec)
         lines.append(f"{spec.name}: on disk in {where}" if where else
-                     f"{spec.name}: not on disk yet; full mode downloads it when first needed, "
-                     f"or run `course data --dataset {spec.name}` now while online")
+                     f"{spec.name}: not on disk yet; full mode downloads it when first needed. "
+                     + data.how_to_get(spec.name))
     lines.append(f"the bundled sample: {'present' if config.SAMPLE_PATH.is_file() else 'MISSING'} "
                  f"({config.SAMPLE_PATH.name}, used by fast mode and when offline)")
     return lines

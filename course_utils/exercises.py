@@ -26,7 +26,8 @@ import numpy as np
 
 from . import config
 from .checks import CheckFailed
-from .tasks import FRAMEWORKS, lstm_params
+from .tasks import (CNN_PARAMS, FRAMEWORK_NAMES, FRAMEWORKS, LSTM_BIASES, MLP_PARAMS, conv_params, dense_params,
+                    lstm_params)
 
 # A judge returns None for a right answer, else what is wrong and where to look.
 Judge = Callable[[object, Mapping[str, object]], "str | None"]
@@ -89,11 +90,6 @@ def _array(answer: object, name: str = "the answer") -> np.ndarray:
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-4, atol=1e-5))
-
-
-def dense_params(inputs: int, outputs: int) -> int:
-    """Parameters of a dense (fully connected) layer: a weight per input and output, a bias per output."""
-    return inputs * outputs + outputs
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -189,8 +185,7 @@ def gru_params(inputs: int, units: int, bias_vectors: int) -> int:
     return 3 * units * (inputs + units + bias_vectors)
 
 
-# Bias vectors per gate in each framework's recurrent layers, as the course's notebooks build them.
-LSTM_BIASES = {"keras": 1, "tensorflow": 1, "pytorch": 2}
+# Bias vectors per gate of each framework's GRU, as the exercise asks for it (the LSTM's are in tasks.py).
 GRU_BIASES = {"keras": 2, "tensorflow": 1, "pytorch": 2}  # Keras's GRU: reset_after=True, its default
 BIAS_CONVENTIONS = {
     ("lstm", "keras"): "Keras's LSTM keeps one bias vector per gate.",
@@ -262,12 +257,6 @@ def _judge_columns(answer: object, given: Mapping[str, object]) -> str | None:
 
 # Shapes of one image's feature maps, (height, width, channels); PyTorch orders them (channels, height, width).
 CHANNELS_FIRST = {"keras": False, "tensorflow": False, "pytorch": True}
-FRAMEWORK_NAMES = {"keras": "Keras", "tensorflow": "TensorFlow", "pytorch": "PyTorch"}
-
-
-def conv_params(size: int, channels_in: int, channels_out: int) -> int:
-    """Parameters of a convolution: a ``size × size × channels_in`` kernel per output channel, and its bias."""
-    return size * size * channels_in * channels_out + channels_out
 
 
 def _shape_and_count(answer: object) -> tuple[tuple[int, int, int], int]:
@@ -330,14 +319,12 @@ def _judge_dropout(answer: object, given: Mapping[str, object]) -> str | None:
 
 
 DROPOUT_RATE = 0.5
-CNN_PARAMS = conv_params(3, 1, 32) + conv_params(3, 32, 64) + dense_params(5 * 5 * 64, 10)
 THIRD_CONV_PARAMS = conv_params(3, 1, 32) + conv_params(3, 32, 64) + conv_params(3, 64, 128) + dense_params(3 * 3 * 128, 10)
 STRIDED_PARAMS = conv_params(3, 1, 32) + conv_params(3, 32, 64) + dense_params(6 * 6 * 64, 10)
 
 
 # --- the exercises ---------------------------------------------------------------------
 
-MLP_PARAMS = dense_params(784, 128) + dense_params(128, 10)
 WIDE_PARAMS = dense_params(784, 256) + dense_params(256, 10)
 
 _EXERCISES = [

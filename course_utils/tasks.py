@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+FRAMEWORK_NAMES = {"keras": "Keras", "tensorflow": "TensorFlow", "pytorch": "PyTorch"}
 FRAMEWORKS = ("keras", "tensorflow", "pytorch")
+
+
+def dense_params(inputs: int, outputs: int) -> int:
+    """Parameters of a dense (fully connected) layer: a weight per input and output, a bias per output."""
+    return inputs * outputs + outputs
+
+
+def conv_params(size: int, channels_in: int, channels_out: int) -> int:
+    """Parameters of a convolution: a ``size × size × channels_in`` kernel per output channel, and its bias."""
+    return size * size * channels_in * channels_out + channels_out
 
 
 def lstm_params(inputs: int, units: int, bias_vectors: int) -> int:
@@ -36,30 +47,28 @@ class Task:
         return self.min_accuracy[key], {"sample": "fast-mode sample"}.get(key, key.replace("_", " "))
 
 
-_MLP_PARAMS = (784 * 128 + 128) + (128 * 10 + 10)
-_CNN_PARAMS = (3 * 3 * 1 * 32 + 32) + (3 * 3 * 32 * 64 + 64) + (5 * 5 * 64 * 10 + 10)
-_HEAD_PARAMS = 64 * 10 + 10
+MLP_PARAMS = dense_params(784, 128) + dense_params(128, 10)
+CNN_PARAMS = conv_params(3, 1, 32) + conv_params(3, 32, 64) + dense_params(5 * 5 * 64, 10)
+RNN_HEAD_PARAMS = dense_params(64, 10)
+# Bias vectors per gate of each framework's LSTM, as the course's notebooks build it.
+LSTM_BIASES = {"keras": 1, "tensorflow": 1, "pytorch": 2}
 
 TASKS = {
     "mlp": Task(
         "mlp", "multilayer perceptron 784-128-10",
-        params=dict.fromkeys(FRAMEWORKS, _MLP_PARAMS),
+        params=dict.fromkeys(FRAMEWORKS, MLP_PARAMS),
         min_accuracy={"mnist": 0.975, "sample": 0.85, "fashion_mnist": 0.86, "fashion_mnist_fast": 0.72},
     ),
     "cnn": Task(
         "cnn", "convolutional network, two conv layers",
-        params=dict.fromkeys(FRAMEWORKS, _CNN_PARAMS),
+        params=dict.fromkeys(FRAMEWORKS, CNN_PARAMS),
         # Measured with 6 fast / 10 full epochs: sample 0.947-0.960 over 5 seeds and 3 frameworks,
         # Fashion-MNIST subset 0.778-0.795 (3 seeds), full Fashion-MNIST 0.8965-0.8994.
         min_accuracy={"mnist": 0.99, "sample": 0.92, "fashion_mnist": 0.88, "fashion_mnist_fast": 0.75},
     ),
     "rnn": Task(
         "rnn", "LSTM over the 28 rows of each digit",
-        params={
-            "keras": lstm_params(28, 64, bias_vectors=1) + _HEAD_PARAMS,
-            "tensorflow": lstm_params(28, 64, bias_vectors=1) + _HEAD_PARAMS,
-            "pytorch": lstm_params(28, 64, bias_vectors=2) + _HEAD_PARAMS,
-        },
+        params={framework: lstm_params(28, 64, biases) + RNN_HEAD_PARAMS for framework, biases in LSTM_BIASES.items()},
         # Measured with 12 fast / 10 full epochs: sample 0.884-0.926 over 5 seeds and 3 frameworks,
         # Fashion-MNIST subset 0.765-0.788, full Fashion-MNIST 0.869-0.873.
         min_accuracy={"mnist": 0.98, "sample": 0.85, "fashion_mnist": 0.85, "fashion_mnist_fast": 0.72},

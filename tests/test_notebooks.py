@@ -118,7 +118,8 @@ def test_memory_sampler_adds_up_a_process_and_its_children_while_they_run() -> N
     # once the grandchild says it is ready: Binder counts both.
     grandchild = "import time; block = b'x' * (200 * 2**20); print('ready', flush=True); time.sleep(1)"
     child = ("import subprocess, sys, time; block = b'x' * (300 * 2**20); "
-             f"grandchild = subprocess.Popen([sys.executable, '-c', {grandchild!r}], stdout=subprocess.PIPE, text=True); "
+             f"grandchild = subprocess.Popen([sys.executable, '-c', {grandchild!r}], stdout=subprocess.PIPE, "
+             "text=True); "
              "grandchild.stdout.readline(); time.sleep(0.8); grandchild.wait()")
     with notebooks.ChildMemorySampler(interval=0.05) as memory:
         subprocess.run([sys.executable, "-c", child], check=True)

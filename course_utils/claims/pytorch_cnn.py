@@ -148,7 +148,8 @@ def reload(folder: str) -> dict:
     """In a fresh process: load the torch.export program (saved in eval mode) and predict the test set."""
     setup(SEED)
     program = torch.export.load(Path(folder) / "cnn.pt2")
-    np.save(Path(folder) / "torch.export_reloaded.npy", _logits(program.module(), scaled_test_images(channels_first=True)))
+    logits = _logits(program.module(), scaled_test_images(channels_first=True))
+    np.save(Path(folder) / "torch.export_reloaded.npy", logits)
     return {**_versions(), "outputs": {"torch.export": "torch.export_reloaded.npy"}}
 
 
