@@ -63,6 +63,31 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run task notebooks under several seeds (``COURSE_SEED``); print each seed's accuracy and time."""
+    import tempfile
+
+    parent = config.results_dir() / "sweeps"
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
+    paths = [Path(p).resolve() for p in args.notebooks] or [
+        folder_ / f"{framework}.ipynb" for folder_ in notebooks.task_folders() for framework in FRAMEWORKS]
+    mode = "fast mode (bundled sample)" if args.fast else "full mode"
+    print(f"Running {len(paths)} notebooks under seeds {', '.join(map(str, args.seeds))} in {mode}; "
+          f"records in {folder}", flush=True)
+    failed, runs = 0, [(path, seed) for path in paths for seed in args.seeds]
+    for number, (path, seed) in enumerate(runs, 1):
+        env = {"COURSE_SEED": str(seed), "COURSE_FAST": "1" if args.fast else "0",
+               "COURSE_RESULTS_DIR": str(folder), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        print(f"[{number}/{len(runs)}] {_relative(path)}, seed {seed} ...", end=" ", flush=True)
+        outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
+        print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
+        failed += not outcome.ok
+    print()
+    print(results.sweep_table(results.load_results(folder, latest=False)))
+    return 1 if failed else 0
+
+
 def cmd_claims(args: argparse.Namespace) -> int:
     """Run the blog-claim experiments of notebooks/05_claims outside Jupyter; print their tables and verdicts."""
     import pandas as pd
@@ -105,15 +130,17 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """Download and verify a dataset into the cache, so later runs need no network."""
+    """Download, or import from a folder, and verify a dataset into the cache, so later runs need no network."""
+    spec = data.SPECS[args.dataset]
     try:
-        paths = data.ensure_files(data.SPECS[args.dataset])
+        paths = data.import_files(spec, Path(args.source)) if args.source else data.ensure_files(spec)
     except data.DataError as error:
         print(f"error: {error}\n\nNothing broken was kept; until the files are there, the notebooks use the "
               f"bundled sample. {data.how_to_get(args.dataset)}", file=sys.stderr)
         return 1
     folder = sorted({str(path.parent) for path in paths.values()})
-    print(f"{args.dataset}: all four files present and verified in {', '.join(folder)}")
+    how = f"imported from {args.source}, " if args.source else ""
+    print(f"{args.dataset}: all four files {how}present and verified in {', '.join(folder)}")
     return 0
 
 
@@ -212,6 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
     bench.set_defaults(handler=cmd_benchmark)
 
+    sweep = commands.add_parser("sweep", help="run task notebooks under several seeds; print accuracy per seed")
+    sweep.add_argument("notebooks", nargs="*", help="task notebooks to run (default: all nine), in this order")
+    sweep.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44, 45, 46],
+                       help="seeds, set as COURSE_SEED (default: 42 to 46)")
+    sweep.add_argument("--fast", action="store_true", help="the bundled sample and few epochs (COURSE_FAST=1)")
+    sweep.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
+    sweep.set_defaults(handler=cmd_sweep)
+
     claims_ = commands.add_parser("claims", help="test the blog claims (speed, backends, graphs, ...); print tables")
     claims_.add_argument("claims", nargs="*", help="any of speed, backends, graphs, debugging, tensorboard, "
                                                    "deployment (default: all)")
@@ -220,9 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="dataset (COURSE_DATASET; in full mode the default is fashion_mnist)")
     claims_.set_defaults(handler=cmd_claims)
 
-    fetch = commands.add_parser("data", help="download and verify a dataset into the cache")
+    fetch = commands.add_parser("data", help="download (or import with --from) and verify a dataset into the cache")
     fetch.add_argument("--dataset", choices=sorted(data.SPECS), default="mnist",
                        help="which dataset to fetch (default: mnist)")
+    fetch.add_argument("--from", dest="source", metavar="FOLDER",
+                       help="import the four IDX files from this folder (gzip-compressed or not) instead of "
+                            "downloading them; each is checked by the checksum of its contents")
     fetch.set_defaults(handler=cmd_data)
 
     clean = commands.add_parser("clean", help="strip outputs and counts from notebooks before a commit")

@@ -6,6 +6,7 @@
 | ``COURSE_DATASET``  | ``mnist`` or ``fashion_mnist``                            | ``mnist``      |
 | ``COURSE_DATA_DIR`` | where downloaded datasets are cached                      | ``<repo>/data``|
 | ``COURSE_RESULTS_DIR`` | where notebooks write their JSON records               | ``<repo>/results`` |
+| ``COURSE_SEED``     | the seed of every random number generator                 | the notebook's |
 """
 
 from __future__ import annotations
@@ -34,6 +35,18 @@ def dataset_name() -> str:
             f"Use one of {', '.join(DATASETS)}, or unset it for MNIST."
         )
     return name
+
+
+def seed(default: int) -> int:
+    """``COURSE_SEED`` if set, else ``default``: rerun every notebook under another seed, unchanged."""
+    value = os.environ.get("COURSE_SEED", "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"COURSE_SEED={value!r} is not a whole number. Set it to one, such as 7, "
+                         "or unset it for the notebook's own seed.") from None
 
 
 def data_dir() -> Path:

@@ -2,13 +2,16 @@
 
 ``load_dataset()`` looks for the data in this order:
 
-1. the cache folder (``COURSE_DATA_DIR``, default ``<repo>/data``), one sub-folder per dataset;
-2. for Fashion-MNIST, the Debian package's folder ``/usr/share/datasets/fashion-mnist``;
-3. a download of the four original IDX files from the mirrors below, each checked
-   against its published checksum before it is renamed into the cache;
+1. for Fashion-MNIST, the Debian package's folder ``/usr/share/datasets/fashion-mnist``;
+2. the cache folder (``COURSE_DATA_DIR``, default ``<repo>/data``), one sub-folder per dataset,
+   which holds the four IDX files uncompressed, each checked against the sha256 of its contents;
+3. a download of the four original ``.gz`` files from the mirrors below, each checked against
+   its published checksum, then unpacked into the cache;
 4. the 5,000-digit MNIST sample bundled in ``data/mnist_sample.npz``, with one line
    that says so and how to get the full set.
 
+:func:`import_files` (``course data --from DIR``) fills the cache from local copies instead,
+compressed or not, under the original names or common variants, checked by their contents.
 In fast mode (``COURSE_FAST=1``) the sample is used directly, and nothing is downloaded.
 """
 
@@ -37,15 +40,32 @@ IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 DOWNLOAD_TIMEOUT_SECONDS = 30
 CHUNK_BYTES = 1 << 16
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One IDX file: its name on the mirrors and its published checksum."""
+    """One IDX file: its name on the mirrors, the published checksum of that ``.gz`` file, and its contents'.
+
+    The contents' sha256 is what the cache and local copies are checked by: a file gzipped again,
+    or never compressed, has other bytes than the published ``.gz`` but the same contents.
+    """
 
     name: str
     algorithm: str  # "sha256" or "md5": whichever the dataset's authors publish
     digest: str
+    content_sha256: str
+    description: str = ""
+
+    @property
+    def plain_name(self) -> str:
+        """The uncompressed file's name, as the cache holds it: ``train-images-idx3-ubyte``."""
+        return self.name.removesuffix(".gz")
+
+    def local_names(self) -> tuple[str, ...]:
+        """Names a local copy may have: the original, uncompressed or not, and ``train-images.idx3-ubyte``."""
+        dotted = self.plain_name.replace("-idx", ".idx")
+        return tuple(name + suffix for name in (self.plain_name, dotted) for suffix in (".gz", ""))
 
 
 @dataclass(frozen=True)
@@ -64,16 +84,20 @@ MNIST = DatasetSpec(
     files={
         "train_images": RemoteFile(
             "train-images-idx3-ubyte.gz", "sha256",
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", "training images"),
         "train_labels": RemoteFile(
             "train-labels-idx1-ubyte.gz", "sha256",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", "training labels"),
         "test_images": RemoteFile(
             "t10k-images-idx3-ubyte.gz", "sha256",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", "test images"),
         "test_labels": RemoteFile(
             "t10k-labels-idx1-ubyte.gz", "sha256",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", "test labels"),
     },
     # yann.lecun.com often refuses downloads now, so it is not listed first (or at all).
     mirrors=(
@@ -86,10 +110,18 @@ MNIST = DatasetSpec(
 FASHION_MNIST = DatasetSpec(
     name="fashion_mnist",
     files={
-        "train_images": RemoteFile("train-images-idx3-ubyte.gz", "md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-        "train_labels": RemoteFile("train-labels-idx1-ubyte.gz", "md5", "25c81989df183df01b3e8a0aad5dffbe"),
-        "test_images": RemoteFile("t10k-images-idx3-ubyte.gz", "md5", "bef4ecab320f06d8554ea6380940ec79"),
-        "test_labels": RemoteFile("t10k-labels-idx1-ubyte.gz", "md5", "bb300cfdad3c16e7a12a480ee83cd310"),
+        "train_images": RemoteFile(
+            "train-images-idx3-ubyte.gz", "md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", "training images"),
+        "train_labels": RemoteFile(
+            "train-labels-idx1-ubyte.gz", "md5", "25c81989df183df01b3e8a0aad5dffbe",
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", "training labels"),
+        "test_images": RemoteFile(
+            "t10k-images-idx3-ubyte.gz", "md5", "bef4ecab320f06d8554ea6380940ec79",
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", "test images"),
+        "test_labels": RemoteFile(
+            "t10k-labels-idx1-ubyte.gz", "md5", "bb300cfdad3c16e7a12a480ee83cd310",
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", "test labels"),
     },
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     # Debian recompressed these files, so they are read as they are, not checked against Zalando's md5.
@@ -142,13 +174,23 @@ class Dataset:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read a gzip-compressed IDX file (the original MNIST format) into a uint8 array."""
+    """Read an IDX file (the original MNIST format), gzip-compressed or not, into a uint8 array."""
+    return parse_idx(read_contents(path), source=str(path))
+
+
+def read_contents(path: Path) -> bytes:
+    """A file's bytes, uncompressed if it is gzip-compressed (whatever its name says)."""
     try:
+        with open(path, "rb") as stream:
+            compressed = stream.read(2) == GZIP_MAGIC
+        if not compressed:
+            return path.read_bytes()
         with gzip.open(path, "rb") as stream:
-            raw = stream.read()
+            return stream.read()
     except (OSError, EOFError) as error:  # BadGzipFile is an OSError; a cut-off file is EOFError
-        raise DataError(f"{path} is damaged and cannot be read ({error}). Delete it and load again.") from error
-    return parse_idx(raw, source=str(path))
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise DataError(f"{path} is damaged or unreadable ({reason}). Delete it and load again, "
+                        "or copy it again from where it came from.") from error
 
 
 def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
@@ -248,15 +290,15 @@ def _describe_network_error(error: Exception) -> str:
 
 
 def _valid_cached(path: Path, remote: RemoteFile) -> bool:
-    """True if ``path`` holds the right file; a wrong one is removed so it is fetched again."""
+    """True if ``path`` holds the right contents; a wrong file is removed so it is fetched again."""
     if not path.is_file():
         return False
     try:
-        digest = file_digest(path, remote.algorithm)
+        digest = file_digest(path, "sha256")
     except OSError as error:
         raise DataError(f"cannot read {path} ({error.strerror or error}). Ask whoever set up the data folder "
                         "to make it readable, or set COURSE_DATA_DIR to a folder of your own.") from error
-    if digest == remote.digest:
+    if digest == remote.content_sha256:
         return True
     print(f"{path} does not match its published checksum; removing it so it is downloaded again.",
           file=sys.stderr)
@@ -272,9 +314,11 @@ def find_on_disk(spec: DatasetSpec, cache_dir: Path | None = None) -> Path | Non
 
     Only their presence is looked at; :func:`ensure_files` also checks the cached ones' checksums.
     """
-    folders = [*spec.system_dirs, (cache_dir or config.data_dir()) / spec.name]
-    return next((folder for folder in folders
-                 if all((folder / remote.name).is_file() for remote in spec.files.values())), None)
+    for folder in spec.system_dirs:
+        if all((folder / remote.name).is_file() for remote in spec.files.values()):
+            return folder
+    folder = (cache_dir or config.data_dir()) / spec.name
+    return folder if all((folder / remote.plain_name).is_file() for remote in spec.files.values()) else None
 
 
 def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
@@ -283,14 +327,20 @@ def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
     if found is not None and found in spec.system_dirs:
         return {key: found / remote.name for key, remote in spec.files.items()}
     folder = (cache_dir or config.data_dir()) / spec.name
-    paths = {key: folder / remote.name for key, remote in spec.files.items()}
+    paths = {key: folder / remote.plain_name for key, remote in spec.files.items()}
     # Wrong files are removed first, so that no failure below can leave one in the cache.
     missing = [key for key, remote in spec.files.items() if not _valid_cached(paths[key], remote)]
     failures = []
     # Every missing file is tried, so the ones that download are kept even when another cannot be had.
     for key in missing:
+        remote = spec.files[key]
         try:
-            download_file(spec.files[key], spec.mirrors, paths[key])
+            if not (folder / remote.name).is_file():  # else a .gz that an earlier version of the course cached
+                download_file(remote, spec.mirrors, folder / remote.name)
+            try:
+                install_file(folder / remote.name, remote, paths[key])
+            finally:
+                (folder / remote.name).unlink(missing_ok=True)
         except NoConnection as error:
             failures.append(str(error))
             break  # offline: the other files would only wait for the same timeouts
@@ -308,11 +358,69 @@ def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
     return paths
 
 
+def install_file(source: Path, remote: RemoteFile, target: Path) -> Path:
+    """Unpack ``source`` (gzip-compressed or not) into ``target``, if its contents are ``remote``'s.
+
+    The contents are checked as an IDX file, then against their sha256, before anything is
+    written; ``target`` is replaced all at once, so the cache never holds a partial or wrong file.
+    """
+    raw = read_contents(source)
+    what = remote.description or remote.plain_name
+    try:
+        array = parse_idx(raw, source=str(source))
+    except DataError as error:
+        raise DataError(f"{error} It should be the {what} ({remote.plain_name}); copy it again.") from None
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != remote.content_sha256:
+        raise DataError(
+            f"{source} is an IDX file of shape {array.shape}, but not the expected {what}: the sha256 of its "
+            f"contents is {actual}, expected {remote.content_sha256}. It is damaged, or another dataset's "
+            "file: copy the original again.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_atomically(target) as out:
+        out.write(raw)
+    return target
+
+
+def find_local_copy(remote: RemoteFile, folder: Path) -> Path:
+    """The file in ``folder`` that holds ``remote``, under any of its usual names."""
+    for name in remote.local_names():
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(f"{folder} has no file for the {remote.description or remote.plain_name}: "
+                    f"expected one of {', '.join(remote.local_names())}.")
+
+
+def import_files(spec: DatasetSpec, source: Path, cache_dir: Path | None = None) -> dict[str, Path]:
+    """Check local copies of the dataset's four files in ``source`` by their contents, and unpack them into the cache.
+
+    Every file is looked at, so one message lists every problem; the files that pass are kept.
+    """
+    if not source.is_dir():
+        raise DataError(f"{source} is not a folder. Give the folder that holds the four IDX files.")
+    folder = (cache_dir or config.data_dir()) / spec.name
+    paths, failures = {}, []
+    for key, remote in spec.files.items():
+        try:
+            paths[key] = install_file(find_local_copy(remote, source), remote, folder / remote.plain_name)
+        except DataError as error:
+            failures.append(str(error))
+        except OSError as error:
+            raise DataError(f"cannot write to the data folder {folder} ({error.strerror or error}). "
+                            "Set COURSE_DATA_DIR to a folder you can write to.") from error
+    if failures:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # nothing imported: leave no empty folder behind
+        raise DataError(" ".join(failures))
+    return paths
+
+
 def how_to_get(name: str) -> str:
     """What a learner can do when the full dataset ``name`` is not on disk."""
-    return (f"To get it, run `course data --dataset {name}` where the internet is reachable, or copy the four "
-            f"IDX .gz files into {config.data_dir() / name} and run that command to verify them. A classroom can "
-            "share one folder: set COURSE_DATA_DIR (see docs/instructor.md).")
+    return (f"To get it, run `course data --dataset {name}` where the internet is reachable, or, with the four "
+            f"IDX files at hand (a USB stick, a shared folder), `course data --dataset {name} --from FOLDER`, which "
+            f"checks and copies them into {config.data_dir() / name}. A classroom can share one folder: set "
+            "COURSE_DATA_DIR (see docs/instructor.md).")
 
 
 def _arrays_from_files(paths: dict[str, Path]) -> tuple[np.ndarray, ...]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import config
+from . import config, system
 from .files import replaced_atomically
 from .tasks import FRAMEWORKS, TASKS
 
@@ -41,7 +41,8 @@ def record_results(task: str, framework: str, test_accuracy: float, train_second
         "train_seconds": float(train_seconds), "params": int(params), "epochs": int(epochs),
         "n_train": dataset.n_train, "n_test": dataset.n_test, "data_source": dataset.source,
         "framework_version": str(framework_version), "fast_mode": config.fast_mode(),
-        "recorded_at": now.isoformat(timespec="microseconds"), "peak_memory_mb": peak_memory_mb(), **extra,
+        "recorded_at": now.isoformat(timespec="microseconds"), "peak_memory_mb": peak_memory_mb(),
+        "seed": system.seed_in_use(), **extra,
     }
     folder = config.results_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,6 +131,23 @@ def benchmark_table(table: pd.DataFrame) -> str:
         lines.append(f"{row.task:<6}{row.framework:<12}{row.train_seconds / row.epochs:>9.1f}{row.epochs:>8}"
                      f"{row.test_accuracy:>10.4f}{peak_text:>9}  {row.data_source} ({row.n_train:,} train)")
     return "\n".join(lines)
+
+
+def sweep_table(table: pd.DataFrame) -> str:
+    """A plain-text table of a seed sweep: per task and framework, each seed's accuracy, the range, and s/epoch."""
+    if table.empty:
+        return "No sweep records."
+    table = table.assign(seconds_per_epoch=table.train_seconds / table.epochs)
+    accuracy = table.pivot_table(index=["task", "framework"], columns="seed", values="test_accuracy", aggfunc="last")
+    summary = table.groupby(["task", "framework"]).agg(
+        worst=("test_accuracy", "min"), best=("test_accuracy", "max"), s_per_epoch=("seconds_per_epoch", "mean"),
+        peak_mb=("peak_memory_mb", "max"))
+    joined = accuracy.join(summary)
+    order = {name: i for i, name in enumerate(TASKS)} | {name: i for i, name in enumerate(FRAMEWORKS)}
+    joined = joined.sort_index(key=lambda level: level.map(order))
+    sources = ", ".join(f"{source} ({n:,} train)" for source, n in sorted(set(zip(table.data_source, table.n_train))))
+    return joined.to_string(float_format=lambda value: f"{value:.4f}" if value < 1 else f"{value:.1f}") + \
+        f"\ndata: {sources}"
 
 
 def save_predictions(path: Path, probabilities: object, labels: object) -> Path:

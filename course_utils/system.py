@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import config
+
 CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
 CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+_seed_in_use: int | None = None  # set by setup(), stored in each result record
 
 
 def cgroup_cpu_limit() -> float | None:
@@ -54,7 +57,9 @@ def setup(seed: int = 42, threads: int | None = None) -> int:
     Returns the number of threads used.
     """
     # COURSE_SEED lets a test or a curious learner rerun every notebook under another seed unchanged.
-    seed = int(os.environ.get("COURSE_SEED", seed))
+    global _seed_in_use
+    seed = config.seed(seed)
+    _seed_in_use = seed
     threads = threads or usable_cpus()
     os.environ["PYTHONHASHSEED"] = str(seed)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -86,6 +91,11 @@ def _setup_torch(torch, seed: int, threads: int) -> None:
         torch.set_num_interop_threads(min(2, threads))
     except RuntimeError:
         pass  # set once per process; a second setup() keeps the first value
+
+
+def seed_in_use() -> int | None:
+    """The seed the last :func:`setup` used (``COURSE_SEED`` if set), or None before any setup."""
+    return _seed_in_use
 
 
 def describe_environment() -> dict[str, object]:
