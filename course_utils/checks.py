@@ -64,8 +64,8 @@ def check_accuracy(test_accuracy: float, task: str, data_source: str, n_train: i
             why = ("The model learns, but not enough. Check the learning rate, the number of epochs, "
                    "dropout being off at evaluation, and the input scaling (pixels divided by 255).")
         raise CheckFailed(f"test accuracy {test_accuracy:.4f} is below the {task} threshold "
-                          f"{threshold:.2f} for {label} data. {why}")
-    _passed(f"test accuracy at least {threshold:.2f} ({label} threshold)")
+                          f"{threshold:g} for {label} data. {why}")
+    _passed(f"test accuracy at least {threshold:g} ({label} threshold)")
 
 
 def check_params(count: int, task: str, framework: str) -> None:

@@ -6,10 +6,11 @@ import argparse
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
-from . import config, data, notebooks, results
-from .tasks import FRAMEWORKS
+from . import agreement, config, data, notebooks, results, system
+from .tasks import FRAMEWORKS, TASKS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -20,6 +21,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         env["COURSE_FAST"] = "1"
     mode = "fast mode (bundled sample)" if args.fast or config.fast_mode() else "full mode"
     print(f"Running {len(paths)} notebooks in {mode}; results go to {config.results_dir()}", flush=True)
+    started = datetime.now().isoformat(timespec="microseconds")
     failures = []
     for number, path in enumerate(paths, 1):
         label = _relative(path)
@@ -31,13 +33,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             failures.append(outcome)
     print()
     print(results.side_by_side(results.load_results()))
+    # The three frameworks of a task must agree, judged on this run's records only.
+    this_run = [record for record in results.read_records() if record.get("recorded_at", "") >= started]
+    verdicts = agreement.check_runs(this_run)
+    for task, problems in verdicts.items():
+        print(f"{task}: the three frameworks " + ("agree" if not problems else "DISAGREE:\n  " + "\n  ".join(problems)))
+    disagreeing = [task for task, problems in verdicts.items() if problems]
     if failures:
         print(f"\n{len(failures)} of {len(paths)} notebooks failed:")
         for outcome in failures:
             print(f"  {_relative(outcome.path)}: {outcome.error}")
-        return 1
-    print(f"\nAll {len(paths)} notebooks ran.")
-    return 0
+    elif not disagreeing:
+        print(f"\nAll {len(paths)} notebooks ran.")
+    # A plain closing line that CI systems read: each notebook and each task's agreement is one check.
+    failed = len(failures) + len(disagreeing)
+    print(f"course: {len(paths) + len(verdicts) - failed} passed, {failed} failed")
+    return 1 if failures or disagreeing else 0
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -47,11 +58,14 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     parent = config.results_dir() / "benchmarks"
     parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
-    env = {"COURSE_DATASET": args.dataset, "COURSE_FAST": "0", "COURSE_RESULTS_DIR": str(folder),
+    dataset, why = (args.dataset, "as asked") if args.dataset else _full_size_dataset()
+    env = {"COURSE_DATASET": dataset, "COURSE_FAST": "0", "COURSE_RESULTS_DIR": str(folder),
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     paths = [folder_ / f"{framework}.ipynb" for folder_ in notebooks.task_folders()
+             if folder_.name.split("_", 1)[1] in args.tasks
              for framework in args.frameworks if (folder_ / f"{framework}.ipynb").is_file()]
-    print(f"Benchmarking {len(paths)} notebooks on the full {args.dataset}; records in {folder}", flush=True)
+    print(f"Benchmarking {len(paths)} notebooks on the full {dataset} ({why}) with {system.usable_cpus()} "
+          f"usable CPU cores; records in {folder}", flush=True)
     failed = 0
     for number, path in enumerate(paths, 1):
         print(f"[{number}/{len(paths)}] {_relative(path)} ...", end=" ", flush=True)
@@ -60,6 +74,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         failed += not outcome.ok
     print()
     print(results.benchmark_table(results.load_results(folder)))
+    if args.compare_with:
+        print(f"\nBefore ({args.compare_with}) and after (this run):")
+        print(results.before_after_table(results.load_results(Path(args.compare_with)), results.load_results(folder)))
     return 1 if failed else 0
 
 
@@ -98,7 +115,8 @@ def cmd_claims(args: argparse.Namespace) -> int:
     if args.dataset:
         os.environ["COURSE_DATASET"] = args.dataset
     elif not config.fast_mode() and "COURSE_DATASET" not in os.environ:
-        os.environ["COURSE_DATASET"] = "fashion_mnist"  # full MNIST needs a download; this one is installable
+        os.environ["COURSE_DATASET"], why = _full_size_dataset()
+        print(f"Dataset: {os.environ['COURSE_DATASET']} ({why})")
     from . import claims
     from .checks import CheckFailed
 
@@ -208,6 +226,15 @@ def cmd_slides(args: argparse.Namespace) -> int:
     return 0
 
 
+def _full_size_dataset() -> tuple[str, str]:
+    """The real MNIST when it is on disk, else Fashion-MNIST (same size and shape), and why."""
+    if data.find_on_disk(data.MNIST) is not None:
+        return "mnist", "the real MNIST is on disk"
+    if data.find_on_disk(data.FASHION_MNIST) is not None:
+        return "fashion_mnist", f"MNIST is not on disk. {data.how_to_get('mnist')}"
+    return "mnist", "neither is on disk yet: the notebooks will try to download MNIST"
+
+
 def _time_and_memory(outcome: notebooks.RunOutcome) -> str:
     """``"38 s, peak 1.31 GB"``: the memory is the kernel's and its child processes', together."""
     if outcome.peak_memory_mb is None:
@@ -233,10 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     bench = commands.add_parser("benchmark", help="train every task at full size; print time, accuracy, memory")
-    bench.add_argument("--dataset", choices=sorted(data.SPECS), default="fashion_mnist",
-                       help="full-size dataset to train on (default: fashion_mnist, installable from Debian)")
+    bench.add_argument("--dataset", choices=sorted(data.SPECS),
+                       help="full-size dataset to train on (default: mnist when it is on disk, else fashion_mnist)")
+    bench.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     bench.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
     bench.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
+    bench.add_argument("--compare-with", metavar="FOLDER",
+                       help="an earlier benchmark's records folder: print seconds per epoch before and after")
     bench.set_defaults(handler=cmd_benchmark)
 
     sweep = commands.add_parser("sweep", help="run task notebooks under several seeds; print accuracy per seed")
@@ -252,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "deployment (default: all)")
     claims_.add_argument("--fast", action="store_true", help="tiny data and few repeats (COURSE_FAST=1)")
     claims_.add_argument("--dataset", choices=sorted(data.SPECS),
-                         help="dataset (COURSE_DATASET; in full mode the default is fashion_mnist)")
+                         help="dataset (COURSE_DATASET; in full mode, mnist when on disk, else fashion_mnist)")
     claims_.set_defaults(handler=cmd_claims)
 
     fetch = commands.add_parser("data", help="download (or import with --from) and verify a dataset into the cache")

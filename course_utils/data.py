@@ -4,9 +4,11 @@
 
 1. for Fashion-MNIST, the Debian package's folder ``/usr/share/datasets/fashion-mnist``;
 2. the cache folder (``COURSE_DATA_DIR``, default ``<repo>/data``), one sub-folder per dataset,
-   which holds the four IDX files uncompressed, each checked against the sha256 of its contents;
+   which holds the four IDX files uncompressed (``train-images-idx3-ubyte``), each checked against
+   the sha256 of its contents; a ``.gz`` that an earlier version of the course left there is
+   unpacked into it rather than downloaded again;
 3. a download of the four original ``.gz`` files from the mirrors below, each checked against
-   its published checksum, then unpacked into the cache;
+   its published checksum, then unpacked into the cache (the ``.gz`` is not kept);
 4. the 5,000-digit MNIST sample bundled in ``data/mnist_sample.npz``, with one line
    that says so and how to get the full set.
 
@@ -178,8 +180,12 @@ def read_idx(path: Path) -> np.ndarray:
     return parse_idx(read_contents(path), source=str(path))
 
 
-def read_contents(path: Path) -> bytes:
-    """A file's bytes, uncompressed if it is gzip-compressed (whatever its name says)."""
+def read_contents(path: Path,
+                  advice: str = "Delete it and load again, or copy it again from where it came from.") -> bytes:
+    """A file's bytes, uncompressed if it is gzip-compressed (whatever its name says).
+
+    A damaged or unreadable file is a :class:`DataError` that ends with ``advice``.
+    """
     try:
         with open(path, "rb") as stream:
             compressed = stream.read(2) == GZIP_MAGIC
@@ -189,8 +195,7 @@ def read_contents(path: Path) -> bytes:
             return stream.read()
     except (OSError, EOFError) as error:  # BadGzipFile is an OSError; a cut-off file is EOFError
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-        raise DataError(f"{path} is damaged or unreadable ({reason}). Delete it and load again, "
-                        "or copy it again from where it came from.") from error
+        raise DataError(f"{path} is damaged or unreadable ({reason}). {advice}") from error
 
 
 def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
@@ -300,8 +305,8 @@ def _valid_cached(path: Path, remote: RemoteFile) -> bool:
                         "to make it readable, or set COURSE_DATA_DIR to a folder of your own.") from error
     if digest == remote.content_sha256:
         return True
-    print(f"{path} does not match its published checksum; removing it so it is downloaded again.",
-          file=sys.stderr)
+    print(f"{path} does not hold the expected {remote.description or remote.plain_name} (the sha256 of its "
+          "contents differs); removing it so it is downloaded again.", file=sys.stderr)
     try:
         path.unlink()
     except OSError as error:
@@ -312,50 +317,78 @@ def _valid_cached(path: Path, remote: RemoteFile) -> bool:
 def find_on_disk(spec: DatasetSpec, cache_dir: Path | None = None) -> Path | None:
     """The folder that holds all four of the dataset's files, a system folder first, else None.
 
-    Only their presence is looked at; :func:`ensure_files` also checks the cached ones' checksums.
+    Only their presence is looked at, uncompressed or as a ``.gz`` that an earlier version of the
+    course cached; :func:`ensure_files` also checks the cached ones' contents.
     """
     for folder in spec.system_dirs:
         if all((folder / remote.name).is_file() for remote in spec.files.values()):
             return folder
     folder = (cache_dir or config.data_dir()) / spec.name
-    return folder if all((folder / remote.plain_name).is_file() for remote in spec.files.values()) else None
+    present = all((folder / remote.plain_name).is_file() or (folder / remote.name).is_file()
+                  for remote in spec.files.values())
+    return folder if present else None
 
 
 def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
-    """Paths of the dataset's four files, from a system folder, the cache, or a download."""
+    """Paths of the dataset's four files, from a system folder, the cache, or a download.
+
+    A file missing from the cache is unpacked from a ``.gz`` that an earlier version of the course
+    left there, else downloaded; either way only contents that match are kept.
+    """
     found = find_on_disk(spec, cache_dir)
     if found is not None and found in spec.system_dirs:
         return {key: found / remote.name for key, remote in spec.files.items()}
     folder = (cache_dir or config.data_dir()) / spec.name
     paths = {key: folder / remote.plain_name for key, remote in spec.files.items()}
-    # Wrong files are removed first, so that no failure below can leave one in the cache.
-    missing = [key for key, remote in spec.files.items() if not _valid_cached(paths[key], remote)]
     failures = []
-    # Every missing file is tried, so the ones that download are kept even when another cannot be had.
-    for key in missing:
-        remote = spec.files[key]
-        try:
-            if not (folder / remote.name).is_file():  # else a .gz that an earlier version of the course cached
-                download_file(remote, spec.mirrors, folder / remote.name)
+    try:
+        # Wrong files are removed first, so that no failure below can leave one in the cache.
+        missing = [key for key, remote in spec.files.items() if not _valid_cached(paths[key], remote)]
+        # Leftovers are unpacked before any download, so that they are used offline too.
+        missing = [key for key in missing if not _unpacked_leftover(spec.files[key], paths[key])]
+        # Every missing file is tried, so the ones that download are kept even when another cannot be had.
+        for key in missing:
+            remote = spec.files[key]
             try:
-                install_file(folder / remote.name, remote, paths[key])
-            finally:
-                (folder / remote.name).unlink(missing_ok=True)
-        except NoConnection as error:
-            failures.append(str(error))
-            break  # offline: the other files would only wait for the same timeouts
-        except DataError as error:
-            failures.append(str(error))
-        except OSError as error:  # download_file lets through only the cache folder's own errors
-            raise DataError(
-                f"cannot write to the data folder {folder} ({error.strerror or error}). "
-                "Set COURSE_DATA_DIR to a folder you can write to."
-            ) from error
+                download_file(remote, spec.mirrors, folder / remote.name)
+                try:
+                    install_file(folder / remote.name, remote, paths[key])
+                finally:
+                    (folder / remote.name).unlink(missing_ok=True)
+            except NoConnection as error:
+                failures.append(str(error))
+                break  # offline: the other files would only wait for the same timeouts
+            except DataError as error:
+                failures.append(str(error))
+    except OSError as error:  # download_file lets through only the cache folder's own errors
+        raise DataError(
+            f"cannot write to the data folder {folder} ({error.strerror or error}). "
+            "Set COURSE_DATA_DIR to a folder you can write to."
+        ) from error
     if failures:
         with contextlib.suppress(OSError):
             folder.rmdir()  # a failed first download leaves no empty folder behind
-        raise DataError(" ".join(failures))
+        raise DataError("\n".join(failures))
     return paths
+
+
+def _unpacked_leftover(remote: RemoteFile, target: Path) -> bool:
+    """Unpack the ``.gz`` that an earlier version of the course cached beside ``target``, if there is one.
+
+    The ``.gz`` is removed either way: once unpacked it is not needed, and a wrong one is downloaded again.
+    """
+    leftover = target.with_name(remote.name)
+    if not leftover.is_file():
+        return False
+    try:
+        install_file(leftover, remote, target)
+        return True
+    except DataError:
+        print(f"{leftover}, cached by an earlier version of the course, is damaged or not the "
+              f"{remote.description or remote.plain_name}; removing it so it is downloaded again.", file=sys.stderr)
+        return False
+    finally:
+        leftover.unlink()
 
 
 def install_file(source: Path, remote: RemoteFile, target: Path) -> Path:
@@ -364,8 +397,9 @@ def install_file(source: Path, remote: RemoteFile, target: Path) -> Path:
     The contents are checked as an IDX file, then against their sha256, before anything is
     written; ``target`` is replaced all at once, so the cache never holds a partial or wrong file.
     """
-    raw = read_contents(source)
     what = remote.description or remote.plain_name
+    raw = read_contents(source, advice=f"It should be the {what} ({remote.plain_name}); copy it again "
+                                       "from where it came from.")
     try:
         array = parse_idx(raw, source=str(source))
     except DataError as error:
@@ -373,8 +407,8 @@ def install_file(source: Path, remote: RemoteFile, target: Path) -> Path:
     actual = hashlib.sha256(raw).hexdigest()
     if actual != remote.content_sha256:
         raise DataError(
-            f"{source} is an IDX file of shape {array.shape}, but not the expected {what}: the sha256 of its "
-            f"contents is {actual}, expected {remote.content_sha256}. It is damaged, or another dataset's "
+            f"{source} is an IDX file of shape {array.shape}, but not the {what} ({remote.plain_name}): the sha256 "
+            f"of its contents is {actual}, expected {remote.content_sha256}. It is damaged, or another dataset's "
             "file: copy the original again.")
     target.parent.mkdir(parents=True, exist_ok=True)
     with replaced_atomically(target) as out:
@@ -388,7 +422,7 @@ def find_local_copy(remote: RemoteFile, folder: Path) -> Path:
         if (folder / name).is_file():
             return folder / name
     raise DataError(f"{folder} has no file for the {remote.description or remote.plain_name}: "
-                    f"expected one of {', '.join(remote.local_names())}.")
+                    f"expected one of {', '.join(remote.local_names())}. Copy it there under one of these names.")
 
 
 def import_files(spec: DatasetSpec, source: Path, cache_dir: Path | None = None) -> dict[str, Path]:
@@ -396,8 +430,12 @@ def import_files(spec: DatasetSpec, source: Path, cache_dir: Path | None = None)
 
     Every file is looked at, so one message lists every problem; the files that pass are kept.
     """
+    if source.is_file():
+        raise DataError(f"{source} is a file, not a folder. Give the folder that holds the four IDX files, "
+                        f"such as {source.parent}.")
     if not source.is_dir():
-        raise DataError(f"{source} is not a folder. Give the folder that holds the four IDX files.")
+        raise DataError(f"{source} does not exist or is not a folder. Give the folder that holds the four "
+                        "IDX files.")
     folder = (cache_dir or config.data_dir()) / spec.name
     paths, failures = {}, []
     for key, remote in spec.files.items():
@@ -411,7 +449,7 @@ def import_files(spec: DatasetSpec, source: Path, cache_dir: Path | None = None)
     if failures:
         with contextlib.suppress(OSError):
             folder.rmdir()  # nothing imported: leave no empty folder behind
-        raise DataError(" ".join(failures))
+        raise DataError("\n".join(failures))
     return paths
 
 
@@ -419,8 +457,8 @@ def how_to_get(name: str) -> str:
     """What a learner can do when the full dataset ``name`` is not on disk."""
     return (f"To get it, run `course data --dataset {name}` where the internet is reachable, or, with the four "
             f"IDX files at hand (a USB stick, a shared folder), `course data --dataset {name} --from FOLDER`, which "
-            f"checks and copies them into {config.data_dir() / name}. A classroom can share one folder: set "
-            "COURSE_DATA_DIR (see docs/instructor.md).")
+            f"checks them and copies them, uncompressed, into {config.data_dir() / name}. A classroom can share "
+            "one folder: set COURSE_DATA_DIR (see docs/instructor.md).")
 
 
 def _arrays_from_files(paths: dict[str, Path]) -> tuple[np.ndarray, ...]:
@@ -482,7 +520,7 @@ def load_dataset(name: str | None = None, fast: bool | None = None, allow_sample
         sample = load_sample()
         print(
             f"Using the bundled MNIST sample ({sample.n_train:,} train / {sample.n_test:,} test digits), "
-            f"because the full {name} could not be had: {error} {how_to_get(name)}",
+            f"because the full {name} could not be had: {' '.join(str(error).splitlines())} {how_to_get(name)}",
             file=sys.stderr,
         )
         return sample

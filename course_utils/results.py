@@ -133,6 +133,23 @@ def benchmark_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def before_after_table(before: pd.DataFrame, after: pd.DataFrame) -> str:
+    """Seconds per epoch and accuracy of two benchmark runs side by side, with the speed-up."""
+    if before.empty or after.empty:
+        return "No records to compare."
+    keys = ["task", "framework"]
+    both = before.assign(s_before=before.train_seconds / before.epochs, acc_before=before.test_accuracy)[
+        [*keys, "s_before", "acc_before"]].merge(
+        after.assign(s_after=after.train_seconds / after.epochs, acc_after=after.test_accuracy)[
+            [*keys, "s_after", "acc_after"]], on=keys)
+    lines = [f"{'task':<6}{'framework':<12}{'s/epoch before':>15}{'after':>8}{'speed-up':>10}"
+             f"{'accuracy before':>17}{'after':>8}"]
+    for row in both.itertuples():
+        lines.append(f"{row.task:<6}{row.framework:<12}{row.s_before:>15.1f}{row.s_after:>8.1f}"
+                     f"{row.s_before / row.s_after:>9.2f}×{row.acc_before:>17.4f}{row.acc_after:>8.4f}")
+    return "\n".join(lines)
+
+
 def sweep_table(table: pd.DataFrame) -> str:
     """A plain-text table of a seed sweep: per task and framework, each seed's accuracy, the range, and s/epoch."""
     if table.empty:
