@@ -329,6 +329,12 @@ def find_on_disk(spec: DatasetSpec, cache_dir: Path | None = None) -> Path | Non
     return folder if present else None
 
 
+def cached_paths(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
+    """Where the cache keeps the dataset's four files, uncompressed, whether they are there or not."""
+    folder = (cache_dir or config.data_dir()) / spec.name
+    return {key: folder / remote.plain_name for key, remote in spec.files.items()}
+
+
 def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
     """Paths of the dataset's four files, from a system folder, the cache, or a download.
 
@@ -339,7 +345,7 @@ def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
     if found is not None and found in spec.system_dirs:
         return {key: found / remote.name for key, remote in spec.files.items()}
     folder = (cache_dir or config.data_dir()) / spec.name
-    paths = {key: folder / remote.plain_name for key, remote in spec.files.items()}
+    paths = cached_paths(spec, cache_dir)
     failures = []
     try:
         # Wrong files are removed first, so that no failure below can leave one in the cache.
@@ -434,8 +440,12 @@ def import_files(spec: DatasetSpec, source: Path, cache_dir: Path | None = None)
         raise DataError(f"{source} is a file, not a folder. Give the folder that holds the four IDX files, "
                         f"such as {source.parent}.")
     if not source.is_dir():
-        raise DataError(f"{source} does not exist or is not a folder. Give the folder that holds the four "
-                        "IDX files.")
+        raise DataError(f"{source} does not exist. Give the folder that holds the four IDX files.")
+    inside = source / spec.name
+    if inside.is_dir() and not any((source / name).is_file() for remote in spec.files.values()
+                                   for name in remote.local_names()):
+        raise DataError(f"{source} holds none of the four IDX files, but has a folder {inside}: "
+                        f"give that one, `--from {inside}`.")
     folder = (cache_dir or config.data_dir()) / spec.name
     paths, failures = {}, []
     for key, remote in spec.files.items():
@@ -455,7 +465,7 @@ def import_files(spec: DatasetSpec, source: Path, cache_dir: Path | None = None)
 
 def how_to_get(name: str) -> str:
     """What a learner can do when the full dataset ``name`` is not on disk."""
-    return (f"To get it, run `course data --dataset {name}` where the internet is reachable, or, with the four "
+    return (f"To get the full dataset, run `course data --dataset {name}` where the internet is reachable, or, with the four "
             f"IDX files at hand (a USB stick, a shared folder), `course data --dataset {name} --from FOLDER`, which "
             f"checks them and copies them, uncompressed, into {config.data_dir() / name}. A classroom can share "
             "one folder: set COURSE_DATA_DIR (see docs/instructor.md).")

@@ -593,7 +593,7 @@ def test_course_data_from_a_path_that_is_not_a_folder_says_so(
     err = capsys.readouterr().err
     expected = (f"error: {path} is a file, not a folder. Give the folder that holds the four IDX files, such as "
                 f"{tmp_path}." if kind == "a file" else
-                f"error: {path} does not exist or is not a folder. Give the folder that holds the four IDX files.")
+                f"error: {path} does not exist. Give the folder that holds the four IDX files.")
     assert err.startswith(expected + "\n") and "Traceback" not in err, err
     assert not cache.exists()
 
@@ -636,3 +636,23 @@ def cli_main(*argv: str) -> int:
     from course_utils import cli
 
     return cli.main(list(argv))
+
+
+def test_course_data_from_the_parent_folder_points_at_the_dataset_folder(
+        shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from course_utils import cli
+
+    assert cli.main(["data", "--from", str(shared_mnist.parent)]) == 1
+    err = capsys.readouterr().err
+    assert f"give that one, `--from {shared_mnist}`" in err and "Traceback" not in err
+    assert "bundled sample" in err, "with an empty cache, the learner is told what the notebooks fall back to"
+
+
+def test_a_failed_import_says_when_the_cache_is_already_complete(
+        shared_mnist: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from course_utils import cli
+
+    assert cli.main(["data", "--from", str(shared_mnist)]) == 0
+    assert cli.main(["data", "--from", str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err
+    assert "already in the cache is complete and verified" in err and "bundled sample" not in err
