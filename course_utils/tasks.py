@@ -41,7 +41,7 @@ class Task:
     # 4,000-image Fashion-MNIST subset.
     min_accuracy: dict[str, float]
     # Largest allowed gap between the three frameworks' test accuracies, in fast mode and at full
-    # size: above the spread that healthy models show across seeds (docs/agreement.md).
+    # size: about twice the largest gap seen under one seed (docs/agreement.md).
     agreement_tolerance: dict[str, float]
 
     def threshold(self, data_source: str, n_train: int) -> tuple[float, str]:
@@ -72,10 +72,11 @@ TASKS = {
     "cnn": Task(
         "cnn", "convolutional network, two conv layers",
         params=dict.fromkeys(FRAMEWORKS, CNN_PARAMS),
-        # Measured with 6 fast / 10 full epochs: sample 0.947-0.960 over 5 seeds and 3 frameworks,
-        # Fashion-MNIST subset 0.778-0.795 (3 seeds), full Fashion-MNIST 0.8965-0.8994.
-        min_accuracy={"mnist": 0.99, "sample": 0.92, "fashion_mnist": 0.88, "fashion_mnist_fast": 0.75},
-        agreement_tolerance={"fast": 0.05, "full": 0.01},
+        # Measured with 6 fast / 15 full epochs: real MNIST 0.9900-0.9926 over 5 seeds and 3 frameworks
+        # (docs/agreement.md); sample 0.947-0.960 and Fashion-MNIST subset 0.778-0.795 (6 fast epochs),
+        # full Fashion-MNIST 0.8965-0.8994 (10 epochs).
+        min_accuracy={"mnist": 0.985, "sample": 0.92, "fashion_mnist": 0.88, "fashion_mnist_fast": 0.75},
+        agreement_tolerance={"fast": 0.05, "full": 0.005},
     ),
     "rnn": Task(
         "rnn", "LSTM over the 28 rows of each digit",
@@ -84,7 +85,7 @@ TASKS = {
         # (docs/agreement.md); sample 0.884-0.926 and Fashion-MNIST subset 0.765-0.788 (12 fast epochs),
         # full Fashion-MNIST 0.869-0.873 (10 epochs).
         min_accuracy={"mnist": 0.975, "sample": 0.85, "fashion_mnist": 0.85, "fashion_mnist_fast": 0.72},
-        agreement_tolerance={"fast": 0.10, "full": 0.01},
+        agreement_tolerance={"fast": 0.10, "full": 0.012},
     ),
 }
 
