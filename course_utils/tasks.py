@@ -66,8 +66,10 @@ TASKS = {
     "mlp": Task(
         "mlp", "multilayer perceptron 784-128-10",
         params=dict.fromkeys(FRAMEWORKS, MLP_PARAMS),
+        # Measured with 8 fast / 20 full epochs: real MNIST 0.9792-0.9823 over 5 seeds and 3 frameworks
+        # (docs/agreement.md).
         min_accuracy={"mnist": 0.975, "sample": 0.85, "fashion_mnist": 0.86, "fashion_mnist_fast": 0.72},
-        agreement_tolerance={"fast": 0.04, "full": 0.01},
+        agreement_tolerance={"fast": 0.04, "full": 0.008},
     ),
     "cnn": Task(
         "cnn", "convolutional network, two conv layers",
