@@ -120,3 +120,47 @@ def test_predictions_round_trip_and_a_damaged_file_is_skipped(folder: Path, data
     npz.write_bytes(npz.read_bytes()[:40])  # cut off: not a zip archive any more
     found = results.load_predictions(dataset, folder=folder)
     assert list(found) == ["mlp/keras"] and np.array_equal(found["mlp/keras"], keras_probabilities)
+
+
+@pytest.fixture
+def restored_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """setup() writes these for the process; monkeypatch puts back whatever this process had."""
+    for variable in ("COURSE_SEED", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
+    return monkeypatch
+
+
+def test_records_store_the_seed_that_setup_used(folder: Path, dataset: Dataset,
+                                                restored_environment: pytest.MonkeyPatch) -> None:
+    from course_utils import system
+
+    restored_environment.setenv("COURSE_SEED", "7")
+    system.setup(seed=42, threads=1)
+    saved = json.loads(record(dataset).read_text())
+    assert saved["seed"] == 7, "COURSE_SEED overrides the notebook's seed, and the record says so"
+
+
+def test_sweep_table_gives_each_seed_and_the_worst_and_best(folder: Path, dataset: Dataset,
+                                                            restored_environment: pytest.MonkeyPatch) -> None:
+    from course_utils import system
+
+    for seed, accuracy in ((1, 0.91), (2, 0.95)):
+        restored_environment.setenv("COURSE_SEED", str(seed))
+        system.setup(threads=1)
+        record(dataset, test_accuracy=accuracy)
+    lines = results.sweep_table(results.load_results(folder, latest=False)).splitlines()
+    row = next(line for line in lines if line.startswith("mlp"))
+    assert row.split()[2:6] == ["0.9100", "0.9500", "0.9100", "0.9500"], row
+    assert lines[-1] == "data: sample (40 train)"
+
+
+def test_before_after_table_gives_the_speed_up(tmp_path: Path, dataset: Dataset,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, seconds in (("before", 6.0), ("after", 3.0)):
+        monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path / name))
+        results.record_results("cnn", "pytorch", 0.99, train_seconds=seconds, params=34_826, epochs=3,
+                               dataset=dataset, framework_version="2")
+    table = results.before_after_table(results.load_results(tmp_path / "before"),
+                                       results.load_results(tmp_path / "after"))
+    row = table.splitlines()[1].split()
+    assert row[:5] == ["cnn", "pytorch", "2.0", "1.0", "2.00×"], table
