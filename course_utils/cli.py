@@ -157,12 +157,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     try:
         paths = data.import_files(spec, Path(args.source)) if args.source else data.ensure_files(spec)
     except data.DataError as error:
-        try:  # only reads and checks what the cache holds
-            complete = all(path.is_file() and data.file_digest(path, "sha256") == spec.files[key].content_sha256
-                           for key, path in data.cached_paths(spec).items())
-        except OSError:
-            complete = False
-        status = ("The full dataset already in the cache is complete and verified: the notebooks use it." if complete
+        status = ("The full dataset already in the cache is complete and verified: the notebooks use it."
+                  if data.cache_is_complete(spec)
                   else "Nothing broken was kept. Until all four files are there, the notebooks use the bundled "
                        f"sample. {data.how_to_get(args.dataset)}")
         print(f"error: {error}\n\n{status}", file=sys.stderr)

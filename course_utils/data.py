@@ -335,6 +335,15 @@ def cached_paths(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
     return {key: folder / remote.plain_name for key, remote in spec.files.items()}
 
 
+def cache_is_complete(spec: DatasetSpec, cache_dir: Path | None = None) -> bool:
+    """True if the cache holds all four files with the right contents; it only reads, removing nothing."""
+    try:
+        return all(path.is_file() and file_digest(path, "sha256") == spec.files[key].content_sha256
+                   for key, path in cached_paths(spec, cache_dir).items())
+    except OSError:
+        return False
+
+
 def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
     """Paths of the dataset's four files, from a system folder, the cache, or a download.
 
