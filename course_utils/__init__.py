@@ -1,11 +1,20 @@
 """Helpers for the course *Keras, TensorFlow and PyTorch, side by side*.
 
-Loads the data, seeds and sizes the frameworks, checks a notebook's results and
-records them. Importing this package never imports TensorFlow or PyTorch.
+The learner runtime that the notebooks import: it loads the data, seeds and sizes the
+frameworks, checks a notebook's results and records them, and runs the exercises and widgets.
+Importing it never imports a framework, nor any notebook tooling.
 """
 
-from .checks import (CheckFailed, accuracy, check_accuracy, check_loss_decreased, check_params,
-                     check_predictions, check_results)
+from .cells import notebook_definition
+from .checks import (
+    CheckFailed,
+    accuracy,
+    check_accuracy,
+    check_loss_decreased,
+    check_params,
+    check_predictions,
+    check_results,
+)
 from .config import dataset_name, epochs, fast_mode
 from .data import DataError, Dataset, load_dataset
 from .results import load_results, record_results
@@ -13,8 +22,25 @@ from .system import describe_environment, setup, usable_cpus
 from .tasks import FRAMEWORKS, TASKS
 
 __all__ = [
-    "CheckFailed", "DataError", "Dataset", "FRAMEWORKS", "TASKS", "accuracy", "check_accuracy",
-    "check_loss_decreased", "check_params", "check_predictions", "check_results", "dataset_name",
-    "describe_environment", "epochs", "fast_mode", "load_dataset", "load_results",
-    "record_results", "setup", "usable_cpus",
+    "CheckFailed",
+    "DataError",
+    "Dataset",
+    "FRAMEWORKS",
+    "TASKS",
+    "accuracy",
+    "check_accuracy",
+    "check_loss_decreased",
+    "check_params",
+    "check_predictions",
+    "check_results",
+    "dataset_name",
+    "describe_environment",
+    "epochs",
+    "fast_mode",
+    "load_dataset",
+    "load_results",
+    "notebook_definition",
+    "record_results",
+    "setup",
+    "usable_cpus",
 ]

@@ -32,16 +32,22 @@ def check_predictions(probabilities: np.ndarray, n_examples: int) -> None:
     expected = (n_examples, N_CLASSES)
     if probabilities.shape != expected:
         hint = " Did you take argmax too early, or forget a batch?" if probabilities.ndim != 2 else ""
-        raise CheckFailed(f"predictions have shape {probabilities.shape}, expected {expected}: "
-                          f"one row of {N_CLASSES} class probabilities per test image.{hint}")
+        raise CheckFailed(
+            f"predictions have shape {probabilities.shape}, expected {expected}: "
+            f"one row of {N_CLASSES} class probabilities per test image.{hint}"
+        )
     if not np.issubdtype(probabilities.dtype, np.floating):
         raise CheckFailed(f"predictions have dtype {probabilities.dtype}; expected floating-point probabilities.")
     if not np.all(np.isfinite(probabilities)):
-        raise CheckFailed("some predictions are NaN or infinite: training diverged. "
-                          "Try a smaller learning rate, and check the inputs are scaled to 0..1.")
+        raise CheckFailed(
+            "some predictions are NaN or infinite: training diverged. "
+            "Try a smaller learning rate, and check the inputs are scaled to 0..1."
+        )
     if probabilities.min() < 0 or probabilities.max() > 1 or not np.allclose(probabilities.sum(axis=1), 1, atol=1e-3):
-        raise CheckFailed("predictions are not probabilities (each row must lie in 0..1 and sum to 1). "
-                          "These look like logits: apply softmax to the model's output first.")
+        raise CheckFailed(
+            "predictions are not probabilities (each row must lie in 0..1 and sum to 1). "
+            "These look like logits: apply softmax to the model's output first."
+        )
     _passed(f"predictions: {n_examples:,} rows of {N_CLASSES} probabilities")
 
 
@@ -57,14 +63,19 @@ def check_accuracy(test_accuracy: float, task: str, data_source: str, n_train: i
         raise CheckFailed(f"test accuracy {test_accuracy} is not a fraction between 0 and 1.")
     if test_accuracy < threshold:
         if test_accuracy < 2 * CHANCE_ACCURACY:
-            why = ("That is about chance (0.10): the model did not learn. Check that the optimizer "
-                   "updates the weights, that labels match images, and that the loss gets logits "
-                   "if it expects them.")
+            why = (
+                "That is about chance (0.10): the model did not learn. Check that the optimizer "
+                "updates the weights, that labels match images, and that the loss gets logits "
+                "if it expects them."
+            )
         else:
-            why = ("The model learns, but not enough. Check the learning rate, the number of epochs, "
-                   "dropout being off at evaluation, and the input scaling (pixels divided by 255).")
-        raise CheckFailed(f"test accuracy {test_accuracy:.4f} is below the {task} threshold "
-                          f"{threshold:g} for {label} data. {why}")
+            why = (
+                "The model learns, but not enough. Check the learning rate, the number of epochs, "
+                "dropout being off at evaluation, and the input scaling (pixels divided by 255)."
+            )
+        raise CheckFailed(
+            f"test accuracy {test_accuracy:.4f} is below the {task} threshold {threshold:g} for {label} data. {why}"
+        )
     _passed(f"test accuracy at least {threshold:g} ({label} threshold)")
 
 
@@ -74,9 +85,11 @@ def check_params(count: int, task: str, framework: str) -> None:
         raise ValueError(f"unknown framework {framework!r}; use one of {', '.join(FRAMEWORKS)}.")
     expected = get_task(task).params[framework]
     if count != expected:
-        raise CheckFailed(f"the model has {count:,} trainable parameters; the {task} reference in {framework} "
-                          f"has {expected:,} ({get_task(task).title}). Compare each layer's sizes with the "
-                          "architecture at the top of the notebook.")
+        raise CheckFailed(
+            f"the model has {count:,} trainable parameters; the {task} reference in {framework} "
+            f"has {expected:,} ({get_task(task).title}). Compare each layer's sizes with the "
+            "architecture at the top of the notebook."
+        )
     _passed(f"parameters: {count:,}, the {task} reference for {framework}")
 
 
@@ -86,13 +99,16 @@ def check_loss_decreased(losses: Sequence[float]) -> None:
     if not losses or not np.all(np.isfinite(losses)):
         raise CheckFailed(f"the training losses {losses} are empty or not finite: training diverged or never ran.")
     if len(losses) > 1 and not losses[-1] < losses[0]:
-        raise CheckFailed(f"the training loss did not go down (first epoch {losses[0]:.4f}, last "
-                          f"{losses[-1]:.4f}). Check that gradients reach the weights and the learning rate.")
+        raise CheckFailed(
+            f"the training loss did not go down (first epoch {losses[0]:.4f}, last "
+            f"{losses[-1]:.4f}). Check that gradients reach the weights and the learning rate."
+        )
     _passed("training loss went down" if len(losses) > 1 else "training loss is finite")
 
 
-def check_results(task: str, framework: str, probabilities: np.ndarray, params: int,
-                  losses: Sequence[float], dataset: Dataset) -> float:
+def check_results(
+    task: str, framework: str, probabilities: np.ndarray, params: int, losses: Sequence[float], dataset: Dataset
+) -> float:
     """Run every check of a task notebook on its test predictions, and return the test accuracy."""
     check_predictions(probabilities, dataset.n_test)
     check_params(params, task, framework)

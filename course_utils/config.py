@@ -45,8 +45,10 @@ def seed(default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"COURSE_SEED={value!r} is not a whole number. Set it to one, such as 7, "
-                         "or unset it for the notebook's own seed.") from None
+        raise ValueError(
+            f"COURSE_SEED={value!r} is not a whole number. Set it to one, such as 7, "
+            "or unset it for the notebook's own seed."
+        ) from None
 
 
 def data_dir() -> Path:

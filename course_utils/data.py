@@ -12,7 +12,7 @@
 4. the 5,000-digit MNIST sample bundled in ``data/mnist_sample.npz``, with one line
    that says so and how to get the full set.
 
-:func:`import_files` (``course data --from DIR``) fills the cache from local copies instead,
+``course_tools.data_import`` (``course data --from DIR``) fills the cache from local copies instead,
 compressed or not, under the original names or common variants, checked by their contents.
 In fast mode (``COURSE_FAST=1``) the sample is used directly, and nothing is downloaded.
 """
@@ -26,9 +26,9 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -85,27 +85,36 @@ MNIST = DatasetSpec(
     name="mnist",
     files={
         "train_images": RemoteFile(
-            "train-images-idx3-ubyte.gz", "sha256",
+            "train-images-idx3-ubyte.gz",
+            "sha256",
             "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", "training images"),
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "training images",
+        ),
         "train_labels": RemoteFile(
-            "train-labels-idx1-ubyte.gz", "sha256",
+            "train-labels-idx1-ubyte.gz",
+            "sha256",
             "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", "training labels"),
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "training labels",
+        ),
         "test_images": RemoteFile(
-            "t10k-images-idx3-ubyte.gz", "sha256",
+            "t10k-images-idx3-ubyte.gz",
+            "sha256",
             "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", "test images"),
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "test images",
+        ),
         "test_labels": RemoteFile(
-            "t10k-labels-idx1-ubyte.gz", "sha256",
+            "t10k-labels-idx1-ubyte.gz",
+            "sha256",
             "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", "test labels"),
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            "test labels",
+        ),
     },
     # yann.lecun.com often refuses downloads now, so it is not listed first (or at all).
-    mirrors=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    ),
+    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
     licence="MNIST by Yann LeCun and Corinna Cortes, CC BY-SA 3.0",
 )
 
@@ -113,17 +122,33 @@ FASHION_MNIST = DatasetSpec(
     name="fashion_mnist",
     files={
         "train_images": RemoteFile(
-            "train-images-idx3-ubyte.gz", "md5", "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", "training images"),
+            "train-images-idx3-ubyte.gz",
+            "md5",
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "training images",
+        ),
         "train_labels": RemoteFile(
-            "train-labels-idx1-ubyte.gz", "md5", "25c81989df183df01b3e8a0aad5dffbe",
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", "training labels"),
+            "train-labels-idx1-ubyte.gz",
+            "md5",
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "training labels",
+        ),
         "test_images": RemoteFile(
-            "t10k-images-idx3-ubyte.gz", "md5", "bef4ecab320f06d8554ea6380940ec79",
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", "test images"),
+            "t10k-images-idx3-ubyte.gz",
+            "md5",
+            "bef4ecab320f06d8554ea6380940ec79",
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "test images",
+        ),
         "test_labels": RemoteFile(
-            "t10k-labels-idx1-ubyte.gz", "md5", "bb300cfdad3c16e7a12a480ee83cd310",
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", "test labels"),
+            "t10k-labels-idx1-ubyte.gz",
+            "md5",
+            "bb300cfdad3c16e7a12a480ee83cd310",
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            "test labels",
+        ),
     },
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     # Debian recompressed these files, so they are read as they are, not checked against Zalando's md5.
@@ -180,8 +205,9 @@ def read_idx(path: Path) -> np.ndarray:
     return parse_idx(read_contents(path), source=str(path))
 
 
-def read_contents(path: Path,
-                  advice: str = "Delete it and load again, or copy it again from where it came from.") -> bytes:
+def read_contents(
+    path: Path, advice: str = "Delete it and load again, or copy it again from where it came from."
+) -> bytes:
     """A file's bytes, uncompressed if it is gzip-compressed (whatever its name says).
 
     A damaged or unreadable file is a :class:`DataError` that ends with ``advice``.
@@ -207,7 +233,7 @@ def parse_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
         raise DataError(f"{source} is not an IDX file of unsigned bytes (magic number {magic:#010x}).")
     ndim = magic & 0xFF
     header_end = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header_end + int(np.prod(shape))
     if len(raw) != expected:
         raise DataError(f"{source} holds {len(raw)} bytes, but its header {shape} says {expected}.")
@@ -264,8 +290,9 @@ def _fetch(url: str, out, label: str) -> None:
     with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         received = 0
-        with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False,
-                  disable=None, file=sys.stderr) as bar:
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc=label, leave=False, disable=None, file=sys.stderr
+        ) as bar:
             for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
                 out.write(chunk)
                 received += len(chunk)
@@ -301,12 +328,17 @@ def _valid_cached(path: Path, remote: RemoteFile) -> bool:
     try:
         digest = file_digest(path, "sha256")
     except OSError as error:
-        raise DataError(f"cannot read {path} ({error.strerror or error}). Ask whoever set up the data folder "
-                        "to make it readable, or set COURSE_DATA_DIR to a folder of your own.") from error
+        raise DataError(
+            f"cannot read {path} ({error.strerror or error}). Ask whoever set up the data folder "
+            "to make it readable, or set COURSE_DATA_DIR to a folder of your own."
+        ) from error
     if digest == remote.content_sha256:
         return True
-    print(f"{path} does not hold the expected {remote.description or remote.plain_name} (the sha256 of its "
-          "contents differs); removing it so it is downloaded again.", file=sys.stderr)
+    print(
+        f"{path} does not hold the expected {remote.description or remote.plain_name} (the sha256 of its "
+        "contents differs); removing it so it is downloaded again.",
+        file=sys.stderr,
+    )
     try:
         path.unlink()
     except OSError as error:
@@ -324,8 +356,9 @@ def find_on_disk(spec: DatasetSpec, cache_dir: Path | None = None) -> Path | Non
         if all((folder / remote.name).is_file() for remote in spec.files.values()):
             return folder
     folder = (cache_dir or config.data_dir()) / spec.name
-    present = all((folder / remote.plain_name).is_file() or (folder / remote.name).is_file()
-                  for remote in spec.files.values())
+    present = all(
+        (folder / remote.plain_name).is_file() or (folder / remote.name).is_file() for remote in spec.files.values()
+    )
     return folder if present else None
 
 
@@ -333,15 +366,6 @@ def cached_paths(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
     """Where the cache keeps the dataset's four files, uncompressed, whether they are there or not."""
     folder = (cache_dir or config.data_dir()) / spec.name
     return {key: folder / remote.plain_name for key, remote in spec.files.items()}
-
-
-def cache_is_complete(spec: DatasetSpec, cache_dir: Path | None = None) -> bool:
-    """True if the cache holds all four files with the right contents; it only reads, removing nothing."""
-    try:
-        return all(path.is_file() and file_digest(path, "sha256") == spec.files[key].content_sha256
-                   for key, path in cached_paths(spec, cache_dir).items())
-    except OSError:
-        return False
 
 
 def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
@@ -399,8 +423,11 @@ def _unpacked_leftover(remote: RemoteFile, target: Path) -> bool:
         install_file(leftover, remote, target)
         return True
     except DataError:
-        print(f"{leftover}, cached by an earlier version of the course, is damaged or not the "
-              f"{remote.description or remote.plain_name}; removing it so it is downloaded again.", file=sys.stderr)
+        print(
+            f"{leftover}, cached by an earlier version of the course, is damaged or not the "
+            f"{remote.description or remote.plain_name}; removing it so it is downloaded again.",
+            file=sys.stderr,
+        )
         return False
     finally:
         leftover.unlink()
@@ -413,8 +440,9 @@ def install_file(source: Path, remote: RemoteFile, target: Path) -> Path:
     written; ``target`` is replaced all at once, so the cache never holds a partial or wrong file.
     """
     what = remote.description or remote.plain_name
-    raw = read_contents(source, advice=f"It should be the {what} ({remote.plain_name}); copy it again "
-                                       "from where it came from.")
+    raw = read_contents(
+        source, advice=f"It should be the {what} ({remote.plain_name}); copy it again from where it came from."
+    )
     try:
         array = parse_idx(raw, source=str(source))
     except DataError as error:
@@ -424,60 +452,23 @@ def install_file(source: Path, remote: RemoteFile, target: Path) -> Path:
         raise DataError(
             f"{source} is an IDX file of shape {array.shape}, but not the {what} ({remote.plain_name}): the sha256 "
             f"of its contents is {actual}, expected {remote.content_sha256}. It is damaged, or another dataset's "
-            "file: copy the original again.")
+            "file: copy the original again."
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     with replaced_atomically(target) as out:
         out.write(raw)
     return target
 
 
-def find_local_copy(remote: RemoteFile, folder: Path) -> Path:
-    """The file in ``folder`` that holds ``remote``, under any of its usual names."""
-    for name in remote.local_names():
-        if (folder / name).is_file():
-            return folder / name
-    raise DataError(f"{folder} has no file for the {remote.description or remote.plain_name}: "
-                    f"expected one of {', '.join(remote.local_names())}. Copy it there under one of these names.")
-
-
-def import_files(spec: DatasetSpec, source: Path, cache_dir: Path | None = None) -> dict[str, Path]:
-    """Check local copies of the dataset's four files in ``source`` by their contents, and unpack them into the cache.
-
-    Every file is looked at, so one message lists every problem; the files that pass are kept.
-    """
-    if source.is_file():
-        raise DataError(f"{source} is a file, not a folder. Give the folder that holds the four IDX files, "
-                        f"such as {source.parent}.")
-    if not source.is_dir():
-        raise DataError(f"{source} does not exist. Give the folder that holds the four IDX files.")
-    inside = source / spec.name
-    if inside.is_dir() and not any((source / name).is_file() for remote in spec.files.values()
-                                   for name in remote.local_names()):
-        raise DataError(f"{source} holds none of the four IDX files, but has a folder {inside}: "
-                        f"give that one, `--from {inside}`.")
-    folder = (cache_dir or config.data_dir()) / spec.name
-    paths, failures = {}, []
-    for key, remote in spec.files.items():
-        try:
-            paths[key] = install_file(find_local_copy(remote, source), remote, folder / remote.plain_name)
-        except DataError as error:
-            failures.append(str(error))
-        except OSError as error:
-            raise DataError(f"cannot write to the data folder {folder} ({error.strerror or error}). "
-                            "Set COURSE_DATA_DIR to a folder you can write to.") from error
-    if failures:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # nothing imported: leave no empty folder behind
-        raise DataError("\n".join(failures))
-    return paths
-
-
 def how_to_get(name: str) -> str:
     """What a learner can do when the full dataset ``name`` is not on disk."""
-    return (f"To get the full dataset, run `course data --dataset {name}` where the internet is reachable, or, with the four "
-            f"IDX files at hand (a USB stick, a shared folder), `course data --dataset {name} --from FOLDER`, which "
-            f"checks them and copies them, uncompressed, into {config.data_dir() / name}. A classroom can share "
-            "one folder: set COURSE_DATA_DIR (see docs/instructor.md).")
+    return (
+        f"To get the full dataset, run `course data --dataset {name}` where the internet is reachable, or, "
+        f"with the four IDX files at hand (a USB stick, a shared folder), "
+        f"`course data --dataset {name} --from FOLDER`, which checks them and copies them, uncompressed, "
+        f"into {config.data_dir() / name}. A classroom can share one folder: "
+        "set COURSE_DATA_DIR (see docs/instructor.md)."
+    )
 
 
 def _arrays_from_files(paths: dict[str, Path]) -> tuple[np.ndarray, ...]:
@@ -545,5 +536,7 @@ def load_dataset(name: str | None = None, fast: bool | None = None, allow_sample
         return sample
     if fast:
         (x_train, y_train), (x_test, y_test) = (
-            stratified_subset(x_train, y_train, FAST_N_TRAIN), stratified_subset(x_test, y_test, FAST_N_TEST))
+            stratified_subset(x_train, y_train, FAST_N_TRAIN),
+            stratified_subset(x_test, y_test, FAST_N_TEST),
+        )
     return Dataset(x_train, y_train, x_test, y_test, source=name)

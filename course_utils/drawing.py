@@ -32,7 +32,9 @@ def ink(image: np.ndarray) -> np.ndarray:
     """
     image = np.asarray(image)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise ValueError(f"expected a greyscale (h, w), RGB (h, w, 3) or RGBA (h, w, 4) image; got shape {image.shape}.")
+        raise ValueError(
+            f"expected a greyscale (h, w), RGB (h, w, 3) or RGBA (h, w, 4) image; got shape {image.shape}."
+        )
     scale = 255.0 if np.issubdtype(image.dtype, np.integer) else 1.0
     image = image.astype(np.float64) / scale
     if image.ndim == 2:
@@ -78,7 +80,7 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
     inked_rows, inked_cols = np.nonzero(strokes > INK_THRESHOLD)
     if len(inked_rows) == 0:
         raise EmptyDrawing("the drawing is empty: draw a digit first.")
-    crop = strokes[inked_rows.min():inked_rows.max() + 1, inked_cols.min():inked_cols.max() + 1]
+    crop = strokes[inked_rows.min() : inked_rows.max() + 1, inked_cols.min() : inked_cols.max() + 1]
     scale = DIGIT_BOX / max(crop.shape)
     height, width = (max(1, round(side * scale)) for side in crop.shape)
     digit = area_resize(crop, height, width)
@@ -87,5 +89,5 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
     top = int(np.clip(round(MNIST_CENTRE[0] - row), 0, MNIST_SIZE - height))
     left = int(np.clip(round(MNIST_CENTRE[1] - col), 0, MNIST_SIZE - width))
     canvas = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
-    canvas[top:top + height, left:left + width] = digit
+    canvas[top : top + height, left : left + width] = digit
     return canvas

@@ -19,13 +19,32 @@ if TYPE_CHECKING:
 
     from .data import Dataset
 
-REQUIRED_KEYS = ("task", "framework", "test_accuracy", "train_seconds", "params", "epochs",
-                 "n_train", "n_test", "data_source", "framework_version")
+REQUIRED_KEYS = (
+    "task",
+    "framework",
+    "test_accuracy",
+    "train_seconds",
+    "params",
+    "epochs",
+    "n_train",
+    "n_test",
+    "data_source",
+    "framework_version",
+)
 
 
-def record_results(task: str, framework: str, test_accuracy: float, train_seconds: float, params: int,
-                   epochs: int, dataset: Dataset, framework_version: str, probabilities: object = None,
-                   **extra: object) -> Path:
+def record_results(
+    task: str,
+    framework: str,
+    test_accuracy: float,
+    train_seconds: float,
+    params: int,
+    epochs: int,
+    dataset: Dataset,
+    framework_version: str,
+    probabilities: object = None,
+    **extra: object,
+) -> Path:
     """Write one run's record to ``results/<task>_<framework>_<time>.json`` and return its path.
 
     ``extra`` keys (batch size, learning rate, seconds per epoch...) are stored as well.
@@ -37,12 +56,21 @@ def record_results(task: str, framework: str, test_accuracy: float, train_second
     # Microseconds keep two runs within one second apart, in the file names and in their order.
     now = datetime.now()
     record = {
-        "task": task, "framework": framework, "test_accuracy": float(test_accuracy),
-        "train_seconds": float(train_seconds), "params": int(params), "epochs": int(epochs),
-        "n_train": dataset.n_train, "n_test": dataset.n_test, "data_source": dataset.source,
-        "framework_version": str(framework_version), "fast_mode": config.fast_mode(),
-        "recorded_at": now.isoformat(timespec="microseconds"), "peak_memory_mb": peak_memory_mb(),
-        "seed": system.seed_in_use(), **extra,
+        "task": task,
+        "framework": framework,
+        "test_accuracy": float(test_accuracy),
+        "train_seconds": float(train_seconds),
+        "params": int(params),
+        "epochs": int(epochs),
+        "n_train": dataset.n_train,
+        "n_test": dataset.n_test,
+        "data_source": dataset.source,
+        "framework_version": str(framework_version),
+        "fast_mode": config.fast_mode(),
+        "recorded_at": now.isoformat(timespec="microseconds"),
+        "peak_memory_mb": peak_memory_mb(),
+        "seed": system.seed_in_use(),
+        **extra,
     }
     folder = config.results_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,73 +128,6 @@ def load_results(folder: Path | None = None, latest: bool = True) -> pd.DataFram
     return table.sort_values(["task", "framework"], key=lambda column: column.map(order)).reset_index(drop=True)
 
 
-def side_by_side(table: pd.DataFrame) -> str:
-    """A plain-text table: one row per task, accuracy and training seconds per framework."""
-    if table.empty:
-        return "No results yet: run a task notebook, or `course run`."
-    lines = [f"{'task':<6}" + "".join(f"{framework:>24}" for framework in FRAMEWORKS)]
-    lines.append(f"{'':<6}" + f"{'accuracy   seconds':>24}" * len(FRAMEWORKS))
-    for task in TASKS:
-        cells = []
-        for framework in FRAMEWORKS:
-            row = table[(table.task == task) & (table.framework == framework)]
-            cells.append("—" if row.empty else
-                         f"{row.test_accuracy.iloc[-1]:.4f} {row.train_seconds.iloc[-1]:>9.1f}")
-            cells[-1] = f"{cells[-1]:>24}"
-        if any(cell.strip() != "—" for cell in cells):
-            lines.append(f"{task:<6}" + "".join(cells))
-    sources = sorted(set(table.data_source))
-    lines.append(f"data: {', '.join(sources)}")
-    return "\n".join(lines)
-
-
-def benchmark_table(table: pd.DataFrame) -> str:
-    """A plain-text table of full-size runs: seconds per epoch, test accuracy and peak memory."""
-    if table.empty:
-        return "No benchmark records."
-    lines = [f"{'task':<6}{'framework':<12}{'s/epoch':>9}{'epochs':>8}{'accuracy':>10}{'peak MB':>9}  data"]
-    for row in table.itertuples():
-        peak = getattr(row, "peak_memory_mb", None)
-        peak_text = "—" if peak is None or peak != peak else f"{peak:.0f}"
-        lines.append(f"{row.task:<6}{row.framework:<12}{row.train_seconds / row.epochs:>9.1f}{row.epochs:>8}"
-                     f"{row.test_accuracy:>10.4f}{peak_text:>9}  {row.data_source} ({row.n_train:,} train)")
-    return "\n".join(lines)
-
-
-def before_after_table(before: pd.DataFrame, after: pd.DataFrame) -> str:
-    """Seconds per epoch and accuracy of two benchmark runs side by side, with the speed-up."""
-    if before.empty or after.empty:
-        return "No records to compare."
-    keys = ["task", "framework"]
-    both = before.assign(s_before=before.train_seconds / before.epochs, acc_before=before.test_accuracy)[
-        [*keys, "s_before", "acc_before"]].merge(
-        after.assign(s_after=after.train_seconds / after.epochs, acc_after=after.test_accuracy)[
-            [*keys, "s_after", "acc_after"]], on=keys)
-    lines = [f"{'task':<6}{'framework':<12}{'s/epoch before':>15}{'after':>8}{'speed-up':>10}"
-             f"{'accuracy before':>17}{'after':>8}"]
-    for row in both.itertuples():
-        lines.append(f"{row.task:<6}{row.framework:<12}{row.s_before:>15.1f}{row.s_after:>8.1f}"
-                     f"{row.s_before / row.s_after:>9.2f}×{row.acc_before:>17.4f}{row.acc_after:>8.4f}")
-    return "\n".join(lines)
-
-
-def sweep_table(table: pd.DataFrame) -> str:
-    """A plain-text table of a seed sweep: per task and framework, each seed's accuracy, the range, and s/epoch."""
-    if table.empty:
-        return "No sweep records."
-    table = table.assign(seconds_per_epoch=table.train_seconds / table.epochs)
-    accuracy = table.pivot_table(index=["task", "framework"], columns="seed", values="test_accuracy", aggfunc="last")
-    summary = table.groupby(["task", "framework"]).agg(
-        worst=("test_accuracy", "min"), best=("test_accuracy", "max"), s_per_epoch=("seconds_per_epoch", "mean"),
-        peak_mb=("peak_memory_mb", "max"))
-    joined = accuracy.join(summary)
-    order = {name: i for i, name in enumerate(TASKS)} | {name: i for i, name in enumerate(FRAMEWORKS)}
-    joined = joined.sort_index(key=lambda level: level.map(order))
-    sources = ", ".join(f"{source} ({n:,} train)" for source, n in sorted(set(zip(table.data_source, table.n_train))))
-    return joined.to_string(float_format=lambda value: f"{value:.4f}" if value < 1 else f"{value:.1f}") + \
-        f"\ndata: {sources}"
-
-
 def save_predictions(path: Path, probabilities: object, labels: object) -> Path:
     """Save test-set probabilities ``(n, classes)`` and their labels ``(n,)`` to ``path`` (.npz), atomically."""
     import numpy as np
@@ -174,8 +135,10 @@ def save_predictions(path: Path, probabilities: object, labels: object) -> Path:
     probabilities = np.asarray(probabilities, dtype=np.float32)
     labels = np.asarray(labels)
     if probabilities.ndim != 2 or len(probabilities) != len(labels):
-        raise ValueError(f"probabilities of shape {probabilities.shape} do not match {len(labels):,} labels: "
-                         "pass one row of class probabilities per test image.")
+        raise ValueError(
+            f"probabilities of shape {probabilities.shape} do not match {len(labels):,} labels: "
+            "pass one row of class probabilities per test image."
+        )
     with replaced_atomically(path) as stream:
         np.savez_compressed(stream, probabilities=probabilities, labels=labels)
     return path

@@ -15,7 +15,15 @@ from . import config
 CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
 CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+# A container's memory limit and what it uses now: cgroup v2's files, then cgroup v1's.
+CGROUP_MEMORY_FILES = (
+    (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
+    (Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"), Path("/sys/fs/cgroup/memory/memory.usage_in_bytes")),
+)
+# The module each framework's notebooks import, by the framework's name in the course.
+FRAMEWORK_MODULES = {"keras": "keras", "tensorflow": "tensorflow", "pytorch": "torch"}
 _seed_in_use: int | None = None  # set by setup(), stored in each result record
+_framework_in_use: str | None = None  # named in setup(), used by exercises.solution()
 
 
 def cgroup_cpu_limit() -> float | None:
@@ -48,16 +56,41 @@ def usable_cpus() -> int:
     return max(1, count)
 
 
-def setup(seed: int = 42, threads: int | None = None) -> int:
+def memory_limit_bytes() -> int | None:
+    """The memory this container may use (its cgroup limit, as on mybinder.org), or None without one."""
+    limit = _cgroup_memory()
+    return limit[0] if limit else None
+
+
+def container_memory_free() -> int | None:
+    """Bytes this container may still allocate before its cgroup limit, or None without one."""
+    limit = _cgroup_memory()
+    return max(0, limit[0] - limit[1]) if limit else None
+
+
+def _cgroup_memory() -> tuple[int, int] | None:
+    for limit_file, usage_file in CGROUP_MEMORY_FILES:
+        try:
+            limit, usage = limit_file.read_text().strip(), int(usage_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if limit != "max" and int(limit) < 1 << 60:  # cgroup v1 writes "no limit" as a huge number
+            return int(limit), usage
+    return None
+
+
+def setup(framework: str | None = None, seed: int = 42, threads: int | None = None) -> int:
     """Seed Python, NumPy and every framework already imported, and size their thread pools.
 
-    Call it right after importing your framework: it configures only frameworks that
-    are loaded, so importing ``course_utils`` never imports TensorFlow or PyTorch.
-    The environment variable ``COURSE_SEED`` overrides ``seed``.
-    Returns the number of threads used.
+    Call it right after importing your framework, and name it: ``course.setup("keras")``.
+    It configures only frameworks that are loaded, so importing ``course_utils`` never
+    imports TensorFlow or PyTorch. The environment variable ``COURSE_SEED`` overrides
+    ``seed``. Returns the number of threads used.
     """
+    global _seed_in_use, _framework_in_use
+    if framework is not None:
+        _framework_in_use = _checked_framework(framework)
     # COURSE_SEED lets a test or a curious learner rerun every notebook under another seed unchanged.
-    global _seed_in_use
     seed = config.seed(seed)
     _seed_in_use = seed
     threads = threads or usable_cpus()
@@ -93,6 +126,22 @@ def _setup_torch(torch, seed: int, threads: int) -> None:
         pass  # set once per process; a second setup() keeps the first value
 
 
+def _checked_framework(framework: str) -> str:
+    if framework not in FRAMEWORK_MODULES:
+        raise ValueError(f"course.setup({framework!r}): name one of {', '.join(map(repr, FRAMEWORK_MODULES))}.")
+    if FRAMEWORK_MODULES[framework] not in sys.modules:
+        raise RuntimeError(
+            f"import {FRAMEWORK_MODULES[framework]} before course.setup({framework!r}), "
+            "so that its seed and threads are set."
+        )
+    return framework
+
+
+def framework_in_use() -> str | None:
+    """The framework the notebook named in :func:`setup`, or None before it."""
+    return _framework_in_use
+
+
 def seed_in_use() -> int | None:
     """The seed the last :func:`setup` used (``COURSE_SEED`` if set), or None before any setup."""
     return _seed_in_use
@@ -100,8 +149,12 @@ def seed_in_use() -> int | None:
 
 def describe_environment() -> dict[str, object]:
     """Versions, threads and accelerators of the frameworks already imported, for display."""
-    info: dict[str, object] = {"python": sys.version.split()[0], "numpy": np.__version__,
-                               "usable_cpus": usable_cpus(), "os_cpu_count": os.cpu_count()}
+    info: dict[str, object] = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "usable_cpus": usable_cpus(),
+        "os_cpu_count": os.cpu_count(),
+    }
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
         info["tensorflow"] = tf.__version__

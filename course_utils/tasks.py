@@ -64,7 +64,8 @@ LSTM_BIASES = {"keras": 1, "tensorflow": 1, "pytorch": 2}
 
 TASKS = {
     "mlp": Task(
-        "mlp", "multilayer perceptron 784-128-10",
+        "mlp",
+        "multilayer perceptron 784-128-10",
         params=dict.fromkeys(FRAMEWORKS, MLP_PARAMS),
         # Measured with 8 fast / 20 full epochs: real MNIST 0.9792-0.9823 over 5 seeds and 3 frameworks
         # (docs/agreement.md).
@@ -72,7 +73,8 @@ TASKS = {
         agreement_tolerance={"fast": 0.04, "full": 0.008},
     ),
     "cnn": Task(
-        "cnn", "convolutional network, two conv layers",
+        "cnn",
+        "convolutional network, two conv layers",
         params=dict.fromkeys(FRAMEWORKS, CNN_PARAMS),
         # Measured with 6 fast / 15 full epochs: real MNIST 0.9900-0.9926 over 5 seeds and 3 frameworks
         # (docs/agreement.md); sample 0.947-0.960 and Fashion-MNIST subset 0.778-0.795 (6 fast epochs),
@@ -81,7 +83,8 @@ TASKS = {
         agreement_tolerance={"fast": 0.05, "full": 0.005},
     ),
     "rnn": Task(
-        "rnn", "LSTM over the 28 rows of each digit",
+        "rnn",
+        "LSTM over the 28 rows of each digit",
         params={framework: lstm_params(28, 64, biases) + RNN_HEAD_PARAMS for framework, biases in LSTM_BIASES.items()},
         # Measured with 12 fast / 20 full epochs: real MNIST 0.9794-0.9849 over 5 seeds and 3 frameworks
         # (docs/agreement.md); sample 0.884-0.926 and Fashion-MNIST subset 0.765-0.788 (12 fast epochs),

@@ -55,8 +55,10 @@ def validate_predictions(predictions: Mapping[str, np.ndarray], n_images: int) -
     for name, probabilities in predictions.items():
         probabilities = np.asarray(probabilities, dtype=np.float64)
         if probabilities.ndim != 2 or len(probabilities) != n_images:
-            raise ValueError(f"predictions of {name!r} have shape {probabilities.shape}; expected one row of "
-                             f"class probabilities for each of the {n_images:,} images.")
+            raise ValueError(
+                f"predictions of {name!r} have shape {probabilities.shape}; expected one row of "
+                f"class probabilities for each of the {n_images:,} images."
+            )
         checked[name] = probabilities
     return checked
 
@@ -82,16 +84,19 @@ def mistakes_summary(predictions: Mapping[str, np.ndarray], labels: np.ndarray) 
     return "\n".join(lines)
 
 
-def probability_chart_html(probabilities: np.ndarray, names: tuple[str, ...] = DIGITS, title: str = "",
-                           label: int | None = None) -> str:
+def probability_chart_html(
+    probabilities: np.ndarray, names: tuple[str, ...] = DIGITS, title: str = "", label: int | None = None
+) -> str:
     """HTML bars of one row of class probabilities; the prediction is bold, the true class marked ✓."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.shape != (len(names),):
         raise ValueError(f"expected {len(names)} probabilities, got shape {probabilities.shape}.")
     predicted = int(np.argmax(probabilities))
     verdict = "" if label is None else (" ✓" if predicted == label else f" ✗ (it is {html.escape(names[label])})")
-    rows = [f"<div><b>{html.escape(title)}</b>{': ' if title else ''}{html.escape(names[predicted])} "
-            f"({probabilities[predicted]:.1%}){verdict}</div>"]
+    rows = [
+        f"<div><b>{html.escape(title)}</b>{': ' if title else ''}{html.escape(names[predicted])} "
+        f"({probabilities[predicted]:.1%}){verdict}</div>"
+    ]
     for number, (name, probability) in enumerate(zip(names, probabilities)):
         weight = "bold" if number == predicted else "normal"
         colour = "#2a7" if number == label else ("#c44" if number == predicted else "#88a")
@@ -99,7 +104,8 @@ def probability_chart_html(probabilities: np.ndarray, names: tuple[str, ...] = D
             f'<div style="display:flex;align-items:center;gap:6px;font-weight:{weight}">'
             f'<span style="width:7em;text-align:right">{html.escape(name)}</span>'
             f'<span style="display:inline-block;height:0.8em;width:{probability * 150:.1f}px;'
-            f'background:{colour}"></span><span>{probability:.1%}</span></div>')
+            f'background:{colour}"></span><span>{probability:.1%}</span></div>'
+        )
     return '<div style="font-family:monospace;font-size:12px;width:21em">' + "".join(rows) + "</div>"
 
 
@@ -118,36 +124,50 @@ class _Widget:
 class PredictionExplorer(_Widget):
     """Pick a test image with the slider, and see each model's prediction and probabilities."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, predictions: Mapping[str, np.ndarray],
-                 names: tuple[str, ...] = DIGITS) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        predictions: Mapping[str, np.ndarray],
+        names: tuple[str, ...] = DIGITS,
+    ) -> None:
         import ipywidgets as widgets
 
         self.images, self.labels, self.names = images, np.asarray(labels), names
         self.predictions = validate_predictions(predictions, len(images))
-        self.slider = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
-                                        continuous_update=False)
+        self.slider = widgets.IntSlider(
+            value=0, min=0, max=len(images) - 1, description="test image", continuous_update=False
+        )
         next_mistake = widgets.Button(description="next mistake", tooltip="the next image that some model gets wrong")
         self.picture = widgets.Image(format="png", width=112, height=112)
         self.charts = widgets.HTML()
         self.wrong_somewhere = np.flatnonzero(
-            np.any([p.argmax(axis=1) != self.labels for p in self.predictions.values()], axis=0))
+            np.any([p.argmax(axis=1) != self.labels for p in self.predictions.values()], axis=0)
+        )
         self.slider.observe(lambda change: self.show(change["new"]), names="value")
         next_mistake.on_click(lambda _button: self.next_mistake())
         # Without flex-start the row stretches the picture to the charts' height (ipywidgets' CSS
         # sets images to height: auto), and the digit comes out three times taller than wide.
-        self.widget = widgets.VBox([widgets.HBox([self.slider, next_mistake]),
-                                    widgets.HBox([self.picture, self.charts],
-                                                 layout=widgets.Layout(align_items="flex-start"))])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.slider, next_mistake]),
+                widgets.HBox([self.picture, self.charts], layout=widgets.Layout(align_items="flex-start")),
+            ]
+        )
         self.show(0)
 
     def show(self, index: int) -> None:
         """Show test image ``index`` and every model's probabilities for it."""
         self.picture.value = digit_png(self.images[index])
         label = int(self.labels[index])
-        self.charts.value = (f"<div>test image {index}, label <b>{html.escape(self.names[label])}</b></div>"
-                             '<div style="display:flex;flex-wrap:wrap;gap:12px">'
-                             + "".join(probability_chart_html(p[index], self.names, model, label)
-                                       for model, p in self.predictions.items()) + "</div>")
+        self.charts.value = (
+            f"<div>test image {index}, label <b>{html.escape(self.names[label])}</b></div>"
+            '<div style="display:flex;flex-wrap:wrap;gap:12px">'
+            + "".join(
+                probability_chart_html(p[index], self.names, model, label) for model, p in self.predictions.items()
+            )
+            + "</div>"
+        )
 
     def next_mistake(self) -> None:
         """Move the slider to the next image that at least one model gets wrong (wrapping around)."""
@@ -159,8 +179,14 @@ class PredictionExplorer(_Widget):
 class MisclassifiedGallery(_Widget):
     """The images a model gets wrong, the most confidently wrong first; pick the model from the list."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, predictions: Mapping[str, np.ndarray],
-                 limit: int = 24, names: tuple[str, ...] = DIGITS) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        predictions: Mapping[str, np.ndarray],
+        limit: int = 24,
+        names: tuple[str, ...] = DIGITS,
+    ) -> None:
         import ipywidgets as widgets
 
         self.images, self.labels, self.names, self.limit = images, np.asarray(labels), names, limit
@@ -179,15 +205,25 @@ class MisclassifiedGallery(_Widget):
         probabilities = self.predictions[model]
         wrong = misclassified(probabilities, self.labels, self.limit)
         total = int((probabilities.argmax(axis=1) != self.labels).sum())
-        self.heading.value = (f"{html.escape(model)} gets <b>{total:,}</b> of {len(self.labels):,} test images "
-                              f"wrong. The {len(wrong)} it is surest of (true → predicted, confidence):")
+        self.heading.value = (
+            f"{html.escape(model)} gets <b>{total:,}</b> of {len(self.labels):,} test images "
+            f"wrong. The {len(wrong)} it is surest of (true → predicted, confidence):"
+        )
         tiles = []
         for index in wrong:
             predicted = int(probabilities[index].argmax())
-            caption = (f"#{index}: {html.escape(self.names[int(self.labels[index])])} → "
-                       f"{html.escape(self.names[predicted])} ({probabilities[index, predicted]:.0%})")
-            tiles.append(widgets.VBox([widgets.Image(value=digit_png(self.images[index], scale=3), format="png"),
-                                       widgets.HTML(f'<span style="font-size:11px">{caption}</span>')]))
+            caption = (
+                f"#{index}: {html.escape(self.names[int(self.labels[index])])} → "
+                f"{html.escape(self.names[predicted])} ({probabilities[index, predicted]:.0%})"
+            )
+            tiles.append(
+                widgets.VBox(
+                    [
+                        widgets.Image(value=digit_png(self.images[index], scale=3), format="png"),
+                        widgets.HTML(f'<span style="font-size:11px">{caption}</span>'),
+                    ]
+                )
+            )
         self.grid.children = tiles
 
 
@@ -203,20 +239,26 @@ class DrawingPad(_Widget):
 
     def __init__(self, predict_fn: PredictFn, names: tuple[str, ...] = DIGITS, size: int = 280) -> None:
         import ipywidgets as widgets
+
         try:
             from ipycanvas import Canvas
         except ImportError:
             raise ImportError("the drawing pad needs ipycanvas: pip install -r requirements.txt") from None
 
         self.predict_fn, self.names, self.size = predict_fn, names, size
-        self.canvas = Canvas(width=size, height=size, sync_image_data=True,
-                             layout=widgets.Layout(border="1px solid #888", width=f"{size}px", height=f"{size}px"))
+        self.canvas = Canvas(
+            width=size,
+            height=size,
+            sync_image_data=True,
+            layout=widgets.Layout(border="1px solid #888", width=f"{size}px", height=f"{size}px"),
+        )
         self.preview = widgets.Image(format="png", width=84, height=84)
         self.result = widgets.HTML("Draw a digit in the box.")
         clear = widgets.Button(description="clear")
         clear.on_click(lambda _button: self.clear())
-        self.widget = widgets.HBox([self.canvas, widgets.VBox([clear, widgets.Label("what the model sees:"),
-                                                               self.preview, self.result])])
+        self.widget = widgets.HBox(
+            [self.canvas, widgets.VBox([clear, widgets.Label("what the model sees:"), self.preview, self.result])]
+        )
         self._last: tuple[float, float] | None = None
         self._inked = False  # has the pen drawn since the last clear?
         self.canvas.on_mouse_down(self._pen_down)
@@ -246,8 +288,10 @@ class DrawingPad(_Widget):
             return None
         probabilities = np.asarray(self.predict_fn(digit[None]), dtype=np.float64)
         if probabilities.shape != (1, len(self.names)) or not np.allclose(probabilities.sum(axis=1), 1, atol=1e-3):
-            raise ValueError(f"predict_fn returned shape {probabilities.shape} summing to {probabilities.sum():.3f}; "
-                             f"it must return (n, {len(self.names)}) probabilities: apply softmax to the logits.")
+            raise ValueError(
+                f"predict_fn returned shape {probabilities.shape} summing to {probabilities.sum():.3f}; "
+                f"it must return (n, {len(self.names)}) probabilities: apply softmax to the logits."
+            )
         self.preview.value = digit_png(digit, scale=3)
         self.result.value = probability_chart_html(probabilities[0], self.names, "model")
         return probabilities[0]

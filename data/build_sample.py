@@ -22,11 +22,10 @@ def main() -> None:
     for digit in range(10):
         members = rng.permutation(np.flatnonzero(labels == digit))
         train.append(members[:TRAIN_PER_CLASS])
-        test.append(members[TRAIN_PER_CLASS:TRAIN_PER_CLASS + TEST_PER_CLASS])
+        test.append(members[TRAIN_PER_CLASS : TRAIN_PER_CLASS + TEST_PER_CLASS])
     train, test = rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
     target = Path(__file__).with_name("mnist_sample.npz")
-    np.savez_compressed(target, x_train=images[train], y_train=labels[train],
-                        x_test=images[test], y_test=labels[test])
+    np.savez_compressed(target, x_train=images[train], y_train=labels[train], x_test=images[test], y_test=labels[test])
     print(f"wrote {target}: {len(train)} train, {len(test)} test")
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import notebooks, results
-from course_utils.agreement import check_runs, disagreements
+from course_tools import notebooks
+from course_tools.agreement import check_runs, disagreements
+from course_utils import results
 from course_utils.tasks import FRAMEWORKS, TASKS
 
 TASK_FOLDERS = {folder.name.split("_", 1)[1]: folder for folder in notebooks.task_folders()}
@@ -62,10 +63,18 @@ def test_frameworks_agree(task: str) -> None:
 
 def healthy_records(task: str, accuracies: dict[str, float], n_train: int = 4000) -> dict[str, dict]:
     return {
-        framework: {"task": task, "framework": framework, "params": TASKS[task].params[framework],
-                    "test_accuracy": accuracy, "epochs": 5, "n_train": n_train, "n_test": 1000,
-                    "data_source": "sample" if n_train < 10_000 else "mnist", "batch_size": 128,
-                    "learning_rate": 0.001}
+        framework: {
+            "task": task,
+            "framework": framework,
+            "params": TASKS[task].params[framework],
+            "test_accuracy": accuracy,
+            "epochs": 5,
+            "n_train": n_train,
+            "n_test": 1000,
+            "data_source": "sample" if n_train < 10_000 else "mnist",
+            "batch_size": 128,
+            "learning_rate": 0.001,
+        }
         for framework, accuracy in accuracies.items()
     }
 

@@ -38,7 +38,9 @@ def test_binder_pins_the_same_versions_as_the_course() -> None:
     assert sorted(course) == sorted(binder), "requirements.txt and binder/requirements.txt list different packages"
     for name, version in course.items():
         # A local label such as +cpu names a build of the same release.
-        assert binder[name].public == version.public, f"{name}: {version} in requirements.txt, {binder[name]} for Binder"
+        assert binder[name].public == version.public, (
+            f"{name}: {version} in requirements.txt, {binder[name]} for Binder"
+        )
 
 
 def test_binder_installs_the_cpu_only_pytorch() -> None:
@@ -57,11 +59,15 @@ def test_binder_python_is_one_the_project_supports() -> None:
 def test_post_build_stops_at_the_first_error_and_downloads_mnist() -> None:
     post_build = BINDER / "postBuild"
     assert os.access(post_build, os.X_OK), "repo2docker runs postBuild only if it is executable"
-    commands = [line.strip() for line in post_build.read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
+    commands = [
+        line.strip()
+        for line in post_build.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     first = commands[0].split()
-    assert first[0] == "set" and any(re.fullmatch(r"-[a-z]*e[a-z]*", flag) for flag in first[1:]), \
+    assert first[0] == "set" and any(re.fullmatch(r"-[a-z]*e[a-z]*", flag) for flag in first[1:]), (
         "postBuild must begin with set -e, so that a failed download fails the build"
+    )
     assert any(re.match(r"pip install (--no-deps )?-e \.$", command) for command in commands)
     assert commands.index("course data") > next(i for i, c in enumerate(commands) if c.startswith("pip install"))
 

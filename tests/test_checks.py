@@ -30,8 +30,13 @@ def predictions(labels: np.ndarray, right: float, confidence: float = 0.9) -> np
 
 def sample_like(labels: np.ndarray, n_train: int = 4000) -> Dataset:
     """A stand-in for the fast-mode sample whose test labels are ``labels``; the checks read only sizes and labels."""
-    return Dataset(np.zeros((n_train, 28, 28), np.uint8), np.zeros(n_train, np.uint8),
-                   np.zeros((len(labels), 28, 28), np.uint8), labels, source="sample")
+    return Dataset(
+        np.zeros((n_train, 28, 28), np.uint8),
+        np.zeros(n_train, np.uint8),
+        np.zeros((len(labels), 28, 28), np.uint8),
+        labels,
+        source="sample",
+    )
 
 
 def printed_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
@@ -42,24 +47,31 @@ def test_accuracy_counts_the_argmax_matches(labels: np.ndarray) -> None:
     assert checks.accuracy(predictions(labels, right=0.9), labels) == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize("run_check", [
-    lambda labels: checks.check_predictions(predictions(labels, right=1.0), N_TEST),
-    lambda labels: checks.check_accuracy(0.91, "mlp", "sample", 4000),
-    lambda labels: checks.check_params(MLP_PARAMS, "mlp", "pytorch"),
-    lambda labels: checks.check_loss_decreased([0.9, 0.5, 0.3]),
-], ids=["predictions", "accuracy", "params", "loss"])
-def test_a_passing_check_prints_exactly_one_line(run_check, labels: np.ndarray,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "run_check",
+    [
+        lambda labels: checks.check_predictions(predictions(labels, right=1.0), N_TEST),
+        lambda labels: checks.check_accuracy(0.91, "mlp", "sample", 4000),
+        lambda labels: checks.check_params(MLP_PARAMS, "mlp", "pytorch"),
+        lambda labels: checks.check_loss_decreased([0.9, 0.5, 0.3]),
+    ],
+    ids=["predictions", "accuracy", "params", "loss"],
+)
+def test_a_passing_check_prints_exactly_one_line(
+    run_check, labels: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_check(labels)
     lines = printed_lines(capsys)
     assert len(lines) == 1 and lines[0].startswith("✓ "), lines
 
 
-def test_check_results_passes_a_good_run_one_line_per_check(labels: np.ndarray,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_results_passes_a_good_run_one_line_per_check(
+    labels: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
     dataset = sample_like(labels)
-    test_accuracy = checks.check_results("mlp", "pytorch", predictions(labels, right=0.94), MLP_PARAMS,
-                                         [1.2, 0.4], dataset)
+    test_accuracy = checks.check_results(
+        "mlp", "pytorch", predictions(labels, right=0.94), MLP_PARAMS, [1.2, 0.4], dataset
+    )
     assert test_accuracy == pytest.approx(0.94)
     assert printed_lines(capsys) == [
         f"✓ predictions: {N_TEST} rows of 10 probabilities",
@@ -69,14 +81,18 @@ def test_check_results_passes_a_good_run_one_line_per_check(labels: np.ndarray,
     ]
 
 
-@pytest.mark.parametrize("probabilities, hints", [
-    (lambda p: p.argmax(axis=1), ["shape (50,)", "expected (50, 10)", "argmax"]),
-    (lambda p: p[:-1], ["shape (49, 10)", "one row of 10 class probabilities per test image"]),
-    (lambda p: np.log(p), ["not probabilities", "logits", "softmax"]),
-    (lambda p: p * 3, ["not probabilities", "softmax"]),
-    (lambda p: np.where(np.arange(N_TEST)[:, None] == 7, np.nan, p), ["NaN", "diverged", "learning rate"]),
-    (lambda p: (p * 100).astype(np.int64), ["dtype int64", "floating-point"]),
-], ids=["argmax too early", "rows missing", "logits", "unnormalised", "NaN", "integers"])
+@pytest.mark.parametrize(
+    "probabilities, hints",
+    [
+        (lambda p: p.argmax(axis=1), ["shape (50,)", "expected (50, 10)", "argmax"]),
+        (lambda p: p[:-1], ["shape (49, 10)", "one row of 10 class probabilities per test image"]),
+        (lambda p: np.log(p), ["not probabilities", "logits", "softmax"]),
+        (lambda p: p * 3, ["not probabilities", "softmax"]),
+        (lambda p: np.where(np.arange(N_TEST)[:, None] == 7, np.nan, p), ["NaN", "diverged", "learning rate"]),
+        (lambda p: (p * 100).astype(np.int64), ["dtype int64", "floating-point"]),
+    ],
+    ids=["argmax too early", "rows missing", "logits", "unnormalised", "NaN", "integers"],
+)
 def test_wrong_predictions_say_what_to_fix(probabilities, hints: list[str], labels: np.ndarray) -> None:
     with pytest.raises(CheckFailed) as failure:
         checks.check_predictions(probabilities(predictions(labels, right=1.0)), N_TEST)
@@ -85,8 +101,11 @@ def test_wrong_predictions_say_what_to_fix(probabilities, hints: list[str], labe
 
 
 def test_a_wrong_parameter_count_names_both_counts() -> None:
-    with pytest.raises(CheckFailed, match=rf"has 203,530 trainable parameters; the mlp reference in keras "
-                                          rf"has {MLP_PARAMS:,} .*Compare each layer's sizes"):
+    with pytest.raises(
+        CheckFailed,
+        match=rf"has 203,530 trainable parameters; the mlp reference in keras "
+        rf"has {MLP_PARAMS:,} .*Compare each layer's sizes",
+    ):
         checks.check_params(203_530, "mlp", "keras")
 
 
@@ -97,12 +116,16 @@ def test_an_unknown_framework_or_task_is_a_clear_error() -> None:
         checks.check_params(MLP_PARAMS, "gan", "keras")
 
 
-@pytest.mark.parametrize("losses, hint", [
-    ([0.5, 0.5, 0.5], "did not go down (first epoch 0.5000, last 0.5000)"),
-    ([0.4, 0.6], "learning rate"),
-    ([0.9, float("nan")], "not finite: training diverged"),
-    ([], "empty"),
-], ids=["flat", "rising", "NaN", "empty"])
+@pytest.mark.parametrize(
+    "losses, hint",
+    [
+        ([0.5, 0.5, 0.5], "did not go down (first epoch 0.5000, last 0.5000)"),
+        ([0.4, 0.6], "learning rate"),
+        ([0.9, float("nan")], "not finite: training diverged"),
+        ([], "empty"),
+    ],
+    ids=["flat", "rising", "NaN", "empty"],
+)
 def test_a_loss_that_does_not_fall_fails(losses: list[float], hint: str) -> None:
     with pytest.raises(CheckFailed) as failure:
         checks.check_loss_decreased(losses)
@@ -137,9 +160,9 @@ def test_an_accuracy_that_is_not_a_fraction_fails() -> None:
         checks.check_accuracy(93.0, "mlp", "sample", 4000)
 
 
-def test_check_results_stops_at_the_first_failing_check(labels: np.ndarray,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_results_stops_at_the_first_failing_check(labels: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(CheckFailed, match="about chance"):
-        checks.check_results("mlp", "pytorch", predictions(labels, right=0.1), MLP_PARAMS, [2.3, 2.2],
-                             sample_like(labels))
+        checks.check_results(
+            "mlp", "pytorch", predictions(labels, right=0.1), MLP_PARAMS, [2.3, 2.2], sample_like(labels)
+        )
     assert len(printed_lines(capsys)) == 3  # predictions, parameters and loss passed before accuracy failed

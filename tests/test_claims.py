@@ -17,11 +17,11 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.compat.proto.tensor_pb2 import TensorProto
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from course_utils import cli
+from course_claims import common, debugging, deployment, monitoring, speed
+from course_claims.workers import WorkerFailed, run_worker
+from course_tools import cli
 from course_utils.checks import CheckFailed
-from course_utils.claims import common, debugging, deployment, monitoring, speed
 from course_utils.data import load_sample
-from course_utils.workers import WorkerFailed, run_worker
 
 # --- statistics and the timing protocol --------------------------------------------------
 
@@ -39,8 +39,16 @@ def test_spread_refuses_missing_or_broken_measurements(values: list[float]) -> N
         common.Spread.of(values)
 
 
-@pytest.mark.parametrize("ratio, phrase", [(1.0, "about as fast"), (1.1, "about as fast"), (0.9, "about as fast"),
-                                           (2.0, "2.0× faster"), (0.25, "4.0× slower")])
+@pytest.mark.parametrize(
+    "ratio, phrase",
+    [
+        (1.0, "about as fast"),
+        (1.1, "about as fast"),
+        (0.9, "about as fast"),
+        (2.0, "2.0× faster"),
+        (0.25, "4.0× slower"),
+    ],
+)
 def test_ratio_phrase(ratio: float, phrase: str) -> None:
     assert common.ratio_phrase(ratio) == phrase
 
@@ -55,8 +63,9 @@ def test_measure_throughput_drops_each_warm_up_and_reports_the_very_first_epoch(
         return epochs[size]
 
     predictions = []
-    measured = speed.measure_throughput(train_epochs, lambda: predictions.append(1), n_train=400, n_test=500,
-                                        settings=settings)
+    measured = speed.measure_throughput(
+        train_epochs, lambda: predictions.append(1), n_train=400, n_test=500, settings=settings
+    )
     assert calls == [(100, 4), (400, 4)], "each size gets one warm-up epoch and `repeats` timed ones"
     assert measured["train_images_per_second"] == {"100": [100.0, 50.0, 25.0], "400": [400.0, 200.0, 50.0]}
     assert measured["first_epoch_seconds"] == 5.0
@@ -66,8 +75,9 @@ def test_measure_throughput_drops_each_warm_up_and_reports_the_very_first_epoch(
 def test_measure_throughput_refuses_a_training_set_too_small_for_the_sizes() -> None:
     settings = speed.SpeedSettings(sizes=(2048, 59904), repeats=3)
     with pytest.raises(ValueError, match="has 4,000 images, fewer than the 59,904.*COURSE_DATASET=fashion_mnist"):
-        speed.measure_throughput(lambda size, count: [1.0] * count, lambda: None, n_train=4000, n_test=1000,
-                                 settings=settings)
+        speed.measure_throughput(
+            lambda size, count: [1.0] * count, lambda: None, n_train=4000, n_test=1000, settings=settings
+        )
 
 
 def test_speed_settings_follow_the_mode(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,17 +92,27 @@ def test_speed_settings_follow_the_mode(monkeypatch: pytest.MonkeyPatch) -> None
 
 # --- the speed report --------------------------------------------------------------------
 
-VARIANTS = (speed.Variant("keras-tensorflow", "Keras", common.KERAS),
-            speed.Variant("pytorch-eager", "PyTorch", common.PYTORCH),
-            speed.Variant("keras-jax", "Keras on JAX", common.KERAS, requires="no_such_package_for_the_test"))
+VARIANTS = (
+    speed.Variant("keras-tensorflow", "Keras", common.KERAS),
+    speed.Variant("pytorch-eager", "PyTorch", common.PYTORCH),
+    speed.Variant("keras-jax", "Keras on JAX", common.KERAS, requires="no_such_package_for_the_test"),
+)
 SETTINGS = speed.SpeedSettings(sizes=(128, 512), repeats=3)
 
 
 def speed_run(train_small: float, train_large: float, params: int = common.CNN_PARAMS) -> dict:
-    return {"train_images_per_second": {"128": [train_small] * 3, "512": [train_large * 0.9, train_large,
-                                                                            train_large * 1.2]},
-            "inference_images_per_second": [1000.0, 1100.0, 900.0], "first_epoch_seconds": 2.0,
-            "peak_rss_mb": 800.0, "import_rss_mb": 600.0, "frameworks_loaded": ["torch"], "params": params}
+    return {
+        "train_images_per_second": {
+            "128": [train_small] * 3,
+            "512": [train_large * 0.9, train_large, train_large * 1.2],
+        },
+        "inference_images_per_second": [1000.0, 1100.0, 900.0],
+        "first_epoch_seconds": 2.0,
+        "peak_rss_mb": 800.0,
+        "import_rss_mb": 600.0,
+        "frameworks_loaded": ["torch"],
+        "params": params,
+    }
 
 
 def speed_report(keras: dict | None, pytorch: dict | None, failures: dict | None = None) -> speed.SpeedReport:
@@ -109,12 +129,15 @@ def test_speed_table_has_a_row_per_variant_and_says_why_one_is_missing() -> None
     assert memory.loc["PyTorch", "training and inference added MB"] == 200
 
 
-@pytest.mark.parametrize("keras, decision", [
-    ((1000, 2000), "does not hold here"),        # Keras twice as fast at both sizes
-    ((200, 1000), "holds here"),                 # slower on the small set only
-    ((200, 200), "slower here at both sizes"),
-    ((500, 200), "the opposite of the claim"),
-])
+@pytest.mark.parametrize(
+    "keras, decision",
+    [
+        ((1000, 2000), "does not hold here"),  # Keras twice as fast at both sizes
+        ((200, 1000), "holds here"),  # slower on the small set only
+        ((200, 200), "slower here at both sizes"),
+        ((500, 200), "the opposite of the claim"),
+    ],
+)
 def test_speed_verdict_follows_the_numbers(keras: tuple[int, int], decision: str) -> None:
     verdict = speed_report(speed_run(*keras), speed_run(500, 1000)).verdict()
     assert decision in verdict.splitlines()[-1]
@@ -136,7 +159,7 @@ def test_speed_check_needs_every_installed_variant_with_the_course_cnn() -> None
 
 # --- errors ------------------------------------------------------------------------------
 
-BUGGY_MODULE = '''
+BUGGY_MODULE = """
 def make(size):
     return [0] * size
 
@@ -148,7 +171,7 @@ def run():
 
 def use(table):
     return table[3]
-'''
+"""
 
 
 def raise_from(tmp_path: Path, source: str) -> tuple[BaseException, Path]:
@@ -198,9 +221,24 @@ def test_the_framework_modules_mark_one_bug_each() -> None:
 
 def test_debugging_check_wants_the_wrong_size_named(tmp_path: Path) -> None:
     def case(message: str, pointed: int | None = 5) -> dict:
-        return {"cases": [{"mode": "eager", "error": {"type": "E", "message": message, "pointed_line": pointed,
-                                                      "pointed_source": "x", "names_bug_line": False,
-                                                      "own_frames": 1, "frames": 3, "message_lines": 1}}]}
+        return {
+            "cases": [
+                {
+                    "mode": "eager",
+                    "error": {
+                        "type": "E",
+                        "message": message,
+                        "pointed_line": pointed,
+                        "pointed_source": "x",
+                        "names_bug_line": False,
+                        "own_frames": 1,
+                        "frames": 3,
+                        "message_lines": 1,
+                    },
+                }
+            ]
+        }
+
     good = {name: case("shapes (128x1600 and 3136x10)") for name in ("keras", "tensorflow", "pytorch")}
     debugging.DebuggingReport(good).check()
     with pytest.raises(CheckFailed, match="neither names the wrong size"):
@@ -235,9 +273,10 @@ def exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def deployment_report(folder: Path, onnx_output: str = "same.npy", onnx_imports: list[str] = ()):
     trained = {"pytorch": {"exports": {"torch.export": "cnn.pt2", "ONNX": "cnn.onnx", "reference": "reference.npy"}}}
-    reloads = {"PyTorch": {"outputs": {"torch.export": "same.npy"}, "frameworks_loaded": ["torch"], "peak_rss_mb": 500},
-               "ONNX Runtime": {"outputs": {"ONNX": onnx_output}, "frameworks_loaded": list(onnx_imports),
-                                "peak_rss_mb": 200}}
+    reloads = {
+        "PyTorch": {"outputs": {"torch.export": "same.npy"}, "frameworks_loaded": ["torch"], "peak_rss_mb": 500},
+        "ONNX Runtime": {"outputs": {"ONNX": onnx_output}, "frameworks_loaded": list(onnx_imports), "peak_rss_mb": 200},
+    }
     return deployment.DeploymentReport(folder, trained, reloads, load_sample().y_test)
 
 
@@ -280,18 +319,29 @@ def float_tensor(number: float, packed: bool) -> TensorProto:
 
 
 def test_read_scalars_reads_both_kinds_of_scalar_without_tensorflow(tmp_path: Path) -> None:
-    write_events(tmp_path / "pytorch" / "train", [(0, Summary.Value(tag="epoch_loss", simple_value=2.5)),
-                                                  (1, Summary.Value(tag="epoch_loss", simple_value=1.5))])
-    write_events(tmp_path / "keras" / "train", [
-        (0, Summary.Value(tag="epoch_loss", tensor=float_tensor(2.25, packed=False))),
-        (1, Summary.Value(tag="epoch_loss", tensor=float_tensor(1.75, packed=True))),
-        (0, Summary.Value(tag="an_image", tensor=TensorProto(dtype=7, string_val=[b"png"])))])
+    write_events(
+        tmp_path / "pytorch" / "train",
+        [
+            (0, Summary.Value(tag="epoch_loss", simple_value=2.5)),
+            (1, Summary.Value(tag="epoch_loss", simple_value=1.5)),
+        ],
+    )
+    write_events(
+        tmp_path / "keras" / "train",
+        [
+            (0, Summary.Value(tag="epoch_loss", tensor=float_tensor(2.25, packed=False))),
+            (1, Summary.Value(tag="epoch_loss", tensor=float_tensor(1.75, packed=True))),
+            (0, Summary.Value(tag="an_image", tensor=TensorProto(dtype=7, string_val=[b"png"]))),
+        ],
+    )
     scalars = monitoring.read_scalars(tmp_path)
-    assert scalars == {"keras/train": {"epoch_loss": [(0, 2.25), (1, 1.75)]},
-                       "pytorch/train": {"epoch_loss": [(0, 2.5), (1, 1.5)]}}
+    assert scalars == {
+        "keras/train": {"epoch_loss": [(0, 2.25), (1, 1.75)]},
+        "pytorch/train": {"epoch_loss": [(0, 2.5), (1, 1.5)]},
+    }
     assert sorted(monitoring.event_files(tmp_path)) == ["keras", "pytorch"]
     # TensorBoard's own loader imports TensorFlow when it is installed; this reader must not.
-    in_a_fresh_process = run_worker("course_utils.claims.monitoring", "read_scalars", folder=str(tmp_path))
+    in_a_fresh_process = run_worker("course_claims.monitoring", "read_scalars", folder=str(tmp_path))
     assert in_a_fresh_process["pytorch/train"] == {"epoch_loss": [[0, 2.5], [1, 1.5]]}
     assert in_a_fresh_process["frameworks_loaded"] == []
 
@@ -307,8 +357,13 @@ def test_tf_records_stops_at_a_record_cut_short(tmp_path: Path) -> None:
 def test_tensorboard_check_compares_logged_losses_with_the_training(tmp_path: Path) -> None:
     runs = {}
     for framework in ("keras", "tensorflow", "pytorch"):
-        write_events(tmp_path / framework / "train", [(0, Summary.Value(tag="epoch_loss", simple_value=2.0)),
-                                                      (1, Summary.Value(tag="epoch_loss", simple_value=1.0))])
+        write_events(
+            tmp_path / framework / "train",
+            [
+                (0, Summary.Value(tag="epoch_loss", simple_value=2.0)),
+                (1, Summary.Value(tag="epoch_loss", simple_value=1.0)),
+            ],
+        )
         runs[framework] = {"losses": [2.0, 1.0]}
     monitoring.TensorBoardReport(tmp_path, runs).check()
     with pytest.raises(CheckFailed, match="is not the loss its training returned"):
@@ -334,7 +389,7 @@ def test_source_of_and_source_between_read_without_importing() -> None:
 
 
 def test_run_worker_returns_the_result_and_the_process_peak_memory() -> None:
-    result = run_worker("course_utils.claims.common", "installed_versions", packages=["numpy", "no-such-package"])
+    result = run_worker("course_claims.common", "installed_versions", packages=["numpy", "no-such-package"])
     assert result["numpy"] == np.__version__ and result["no-such-package"] is None
     assert result["peak_rss_mb"] >= result["import_rss_mb"] > 10
     assert result["frameworks_loaded"] == [], "a framework-free module loads no framework"
@@ -342,14 +397,16 @@ def test_run_worker_returns_the_result_and_the_process_peak_memory() -> None:
 
 def test_run_worker_reports_the_end_of_a_failing_worker_output() -> None:
     with pytest.raises(WorkerFailed, match="(?s)exit status 1.*TypeError.*no_such_argument"):
-        run_worker("course_utils.claims.common", "installed_versions", no_such_argument=1)
+        run_worker("course_claims.common", "installed_versions", no_such_argument=1)
     with pytest.raises(ValueError, match="functions of course_utils modules only"):
         run_worker("os", "getcwd")
 
 
 def test_run_jobs_keeps_failures_apart_and_in_order() -> None:
-    jobs = [("ok", "course_utils.claims.common", "installed_versions", {}, {"packages": ["numpy"]}),
-            ("broken", "course_utils.claims.common", "installed_versions", {}, {"wrong": 1})]
+    jobs = [
+        ("ok", "course_claims.common", "installed_versions", {}, {"packages": ["numpy"]}),
+        ("broken", "course_claims.common", "installed_versions", {}, {"wrong": 1}),
+    ]
     results, failures = common.run_jobs(jobs, desc="test", parallel=True)
     assert list(results) == ["ok"] and list(failures) == ["broken"]
     with pytest.raises(CheckFailed, match="(?s)1 experiment.*broken: .*TypeError"):
@@ -368,7 +425,7 @@ def test_worker_slots_follow_cpus_and_memory(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_keras_refuses_the_backends_of_keras_2() -> None:
-    from course_utils.claims import backends
+    from course_claims import backends
 
     assert backends.probe_keras_backend("theano") == "ValueError: Unable to import backend : theano"
 

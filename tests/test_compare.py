@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_utils import compare, results
+from course_tools import compare
+from course_utils import results
 from course_utils.checks import CheckFailed
 from course_utils.data import Dataset
 
@@ -89,11 +90,24 @@ def test_the_course_notebooks_are_counted() -> None:
 @pytest.fixture
 def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path / "results"))
-    dataset = Dataset(np.zeros((40, 28, 28), np.uint8), np.zeros(40, np.uint8), np.zeros((10, 28, 28), np.uint8),
-                      np.zeros(10, np.uint8), source="sample")
+    dataset = Dataset(
+        np.zeros((40, 28, 28), np.uint8),
+        np.zeros(40, np.uint8),
+        np.zeros((10, 28, 28), np.uint8),
+        np.zeros(10, np.uint8),
+        source="sample",
+    )
     for framework, accuracy in (("keras", 0.91), ("pytorch", 0.93)):
-        results.record_results("mlp", framework, accuracy, train_seconds=12.0, params=101_770, epochs=4,
-                               dataset=dataset, framework_version="1")
+        results.record_results(
+            "mlp",
+            framework,
+            accuracy,
+            train_seconds=12.0,
+            params=101_770,
+            epochs=4,
+            dataset=dataset,
+            framework_version="1",
+        )
     return results.load_results()
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from local_mirror import NOT_FOUND, LocalMirror, Reply
 
+from course_tools import data_import
 from course_utils import data
 from course_utils.data import DataError
 
@@ -42,8 +43,10 @@ TRAIN_IMAGES = data.MNIST.files["train_images"]
 def shared_mnist() -> Path:
     if not SHARED_MNIST.is_dir():
         # The maintainers' and CI's checkouts keep real MNIST files beside the repository, never in it.
-        pytest.skip(f"needs the reference MNIST files in {SHARED_MNIST}, outside the repository; "
-                    "the other data tests run without them")
+        pytest.skip(
+            f"needs the reference MNIST files in {SHARED_MNIST}, outside the repository; "
+            "the other data tests run without them"
+        )
     return SHARED_MNIST
 
 
@@ -60,8 +63,9 @@ def mirror(shared_mnist: Path) -> Iterator[LocalMirror]:
         yield server
 
 
-def use_mirrors(monkeypatch: pytest.MonkeyPatch, *mirrors: str,
-                files: dict[str, data.RemoteFile] = data.MNIST.files) -> None:
+def use_mirrors(
+    monkeypatch: pytest.MonkeyPatch, *mirrors: str, files: dict[str, data.RemoteFile] = data.MNIST.files
+) -> None:
     """Point the loader's MNIST at ``mirrors`` (and, if given, other ``files``)."""
     monkeypatch.setitem(data.SPECS, "mnist", replace(data.MNIST, files=files, mirrors=mirrors))
 
@@ -74,8 +78,9 @@ def standin_training_files(mirror: LocalMirror) -> dict[str, data.RemoteFile]:
     """
     files = dict(data.MNIST.files)
     for key, test_file in (("train_images", TEST_IMAGES), ("train_labels", TEST_LABELS)):
-        files[key] = replace(files[key], algorithm=test_file.algorithm, digest=test_file.digest,
-                             content_sha256=test_file.content_sha256)
+        files[key] = replace(
+            files[key], algorithm=test_file.algorithm, digest=test_file.digest, content_sha256=test_file.content_sha256
+        )
         mirror.replies[files[key].name] = Reply(body=(mirror.folder / test_file.name).read_bytes())
     return files
 
@@ -116,12 +121,18 @@ def idx_bytes(magic: int, shape: tuple[int, ...], payload: bytes) -> bytes:
 # --- the real files --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("remote, shape", [
-    (TEST_IMAGES, (10_000, 28, 28)), (TEST_LABELS, (10_000,)), (TRAIN_LABELS, (60_000,)),
-    (TRAIN_IMAGES, (60_000, 28, 28)),
-], ids=["test images", "test labels", "train labels", "train images (uncompressed)"])
+@pytest.mark.parametrize(
+    "remote, shape",
+    [
+        (TEST_IMAGES, (10_000, 28, 28)),
+        (TEST_LABELS, (10_000,)),
+        (TRAIN_LABELS, (60_000,)),
+        (TRAIN_IMAGES, (60_000, 28, 28)),
+    ],
+    ids=["test images", "test labels", "train labels", "train images (uncompressed)"],
+)
 def test_real_mnist_files_parse(shared_mnist: Path, remote: data.RemoteFile, shape: tuple[int, ...]) -> None:
-    array = data.read_idx(data.find_local_copy(remote, shared_mnist))
+    array = data.read_idx(data_import.find_local_copy(remote, shared_mnist))
     assert array.shape == shape
     assert array.dtype == np.uint8
     if len(shape) == 1:
@@ -133,8 +144,9 @@ def test_real_mnist_files_parse(shared_mnist: Path, remote: data.RemoteFile, sha
 def test_published_checksums_match_the_loader(shared_mnist: Path) -> None:
     readme = (SHARED_DATA / "README.md").read_text()
     published = dict(re.findall(r"^\| (\S+\.gz) \|[^|]+\|[^|]+\| ([0-9a-f]{64}) \|", readme, flags=re.MULTILINE))
-    published[TRAIN_IMAGES.name] = re.search(r"`train-images-idx3-ubyte\.gz`.*?sha256 `([0-9a-f]{64})`",
-                                             readme, flags=re.DOTALL).group(1)
+    published[TRAIN_IMAGES.name] = re.search(
+        r"`train-images-idx3-ubyte\.gz`.*?sha256 `([0-9a-f]{64})`", readme, flags=re.DOTALL
+    ).group(1)
     assert published == {remote.name: remote.digest for remote in data.MNIST.files.values()}
     assert all(remote.algorithm == "sha256" for remote in data.MNIST.files.values())
     for remote in (TEST_IMAGES, TEST_LABELS, TRAIN_LABELS):
@@ -143,14 +155,19 @@ def test_published_checksums_match_the_loader(shared_mnist: Path) -> None:
     contents = dict(re.findall(r"^- (\S+-ubyte): ([0-9a-f]{64})$", readme, flags=re.MULTILINE))
     assert contents == {remote.plain_name: remote.content_sha256 for remote in data.MNIST.files.values()}
     # The md5 values of the uncompressed files that MNIST loaders publish tie those to the genuine files.
-    md5_line = re.search(r"^md5 of the uncompressed contents \(the published values\):(.*?)\.$", readme,
-                         flags=re.MULTILINE | re.DOTALL).group(1)
+    md5_line = re.search(
+        r"^md5 of the uncompressed contents \(the published values\):(.*?)\.$", readme, flags=re.MULTILINE | re.DOTALL
+    ).group(1)
     published_md5 = dict(re.findall(r"([a-z]+ [a-z]+)\s+([0-9a-f]{32})", md5_line))
-    named = {"train images": TRAIN_IMAGES, "train labels": TRAIN_LABELS,
-             "test images": TEST_IMAGES, "test labels": TEST_LABELS}
+    named = {
+        "train images": TRAIN_IMAGES,
+        "train labels": TRAIN_LABELS,
+        "test images": TEST_IMAGES,
+        "test labels": TEST_LABELS,
+    }
     assert sorted(published_md5) == sorted(named)
     for what, remote in named.items():
-        raw = data.read_contents(data.find_local_copy(remote, shared_mnist))
+        raw = data.read_contents(data_import.find_local_copy(remote, shared_mnist))
         assert hashlib.sha256(raw).hexdigest() == remote.content_sha256
         assert hashlib.md5(raw).hexdigest() == published_md5[what]
 
@@ -158,8 +175,7 @@ def test_published_checksums_match_the_loader(shared_mnist: Path) -> None:
 # --- downloads -------------------------------------------------------------------------
 
 
-def test_download_verifies_caches_and_loads(mirror: LocalMirror, cache: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_verifies_caches_and_loads(mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = standin_training_files(mirror)
     use_mirrors(monkeypatch, mirror.url, files=files)
     dataset = data.load_dataset("mnist", fast=False, allow_sample=False)
@@ -177,8 +193,8 @@ def test_download_verifies_caches_and_loads(mirror: LocalMirror, cache: Path,
 
 
 def test_a_missing_file_falls_back_to_the_sample_with_one_line(
-        mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     use_mirrors(monkeypatch, mirror.url)
     dataset = data.load_dataset("mnist", fast=False)
     assert dataset.source == "sample"
@@ -192,8 +208,8 @@ def test_a_missing_file_falls_back_to_the_sample_with_one_line(
 
 
 def test_several_failures_still_fall_back_in_one_line(
-        mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     use_mirrors(monkeypatch, mirror.url)
     mirror.replies[TEST_LABELS.name] = Reply(500, b"oops", "text/plain")
     assert data.load_dataset("mnist", fast=False).source == "sample"
@@ -203,8 +219,9 @@ def test_several_failures_still_fall_back_in_one_line(
     assert_verified(cache, TEST_IMAGES, TRAIN_LABELS)
 
 
-def test_a_missing_file_raises_without_the_sample(mirror: LocalMirror, cache: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_file_raises_without_the_sample(
+    mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_mirrors(monkeypatch, mirror.url)
     with pytest.raises(DataError, match=rf"could not download {re.escape(TRAIN_IMAGES.name)} .*HTTP 404"):
         data.load_dataset("mnist", fast=False, allow_sample=False)
@@ -219,10 +236,14 @@ MISMATCH = rf"sha256 is [0-9a-f]{{64}}, expected {TEST_LABELS.digest} \(damaged 
 BAD_REPLIES = {
     "wrong bytes": (flip_last_byte, MISMATCH),
     "truncated gz": (lambda real: Reply(body=real[: len(real) // 2]), MISMATCH),
-    "cut-off transfer": (lambda real: Reply(body=real[: len(real) // 2], claimed_length=len(real)),
-                         r"the transfer stopped after 2,271 of 4,542 bytes; try again"),
-    "web page": (lambda real: Reply(body=b"\n<!DOCTYPE html><html><body>Please sign in</body></html>",
-                                    content_type="text/html"), r"the server sent a web page instead of the file"),
+    "cut-off transfer": (
+        lambda real: Reply(body=real[: len(real) // 2], claimed_length=len(real)),
+        r"the transfer stopped after 2,271 of 4,542 bytes; try again",
+    ),
+    "web page": (
+        lambda real: Reply(body=b"\n<!DOCTYPE html><html><body>Please sign in</body></html>", content_type="text/html"),
+        r"the server sent a web page instead of the file",
+    ),
     "HTTP 404": (lambda real: NOT_FOUND, r"HTTP 404 Not Found"),
     "HTTP 500": (lambda real: Reply(500, b"oops", "text/plain"), r"HTTP 500 Internal Server Error"),
 }
@@ -269,8 +290,8 @@ def unwritable_data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_an_unwritable_data_folder_says_to_set_course_data_dir(
-        mirror: LocalMirror, unwritable_data_dir: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    mirror: LocalMirror, unwritable_data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("COURSE_DATA_DIR", str(unwritable_data_dir))
     use_mirrors(monkeypatch, mirror.url)
     with pytest.raises(DataError, match=r"cannot write to the data folder .*Set COURSE_DATA_DIR"):
@@ -285,17 +306,20 @@ CORRUPT_CACHED = {  # the name it is cached under, and the line that says it is 
     "uncompressed": (
         TEST_LABELS.plain_name,
         "does not hold the expected test labels (the sha256 of its contents differs); removing it so it is downloaded "
-        "again"),
+        "again",
+    ),
     "a .gz an earlier version cached": (
         TEST_LABELS.name,
         "cached by an earlier version of the course, is damaged or not the test labels; removing it so it is "
-        "downloaded again"),
+        "downloaded again",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CORRUPT_CACHED)
-def test_a_corrupt_cached_file_is_replaced(case: str, mirror: LocalMirror, cache: Path,
-                                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_corrupt_cached_file_is_replaced(
+    case: str, mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     name, message = CORRUPT_CACHED[case]
     files = standin_training_files(mirror)
     use_mirrors(monkeypatch, mirror.url, files=files)
@@ -310,7 +334,8 @@ def test_a_corrupt_cached_file_is_replaced(case: str, mirror: LocalMirror, cache
 
 @pytest.mark.parametrize("name", [TEST_LABELS.plain_name, TEST_LABELS.name], ids=["uncompressed", "a leftover .gz"])
 def test_offline_a_corrupt_cached_file_is_removed_and_one_file_is_tried(
-        name: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name: str, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_mirrors(monkeypatch, closed_port_url(), closed_port_url())
     cache.mkdir(parents=True)
     (cache / name).write_bytes(b"not the labels")
@@ -325,8 +350,11 @@ def test_a_truncated_gz_on_disk_is_a_clear_error(shared_mnist: Path, tmp_path: P
     real = (shared_mnist / TEST_LABELS.name).read_bytes()
     damaged = tmp_path / TEST_LABELS.name
     damaged.write_bytes(real[: len(real) // 2])
-    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz is damaged or unreadable \(.+\)\. "
-                                        r"Delete it and load again"):
+    with pytest.raises(
+        DataError,
+        match=r"t10k-labels-idx1-ubyte\.gz is damaged or unreadable \(.+\)\. "
+        r"Delete it and load again",
+    ):
         data.read_idx(damaged)
 
 
@@ -340,12 +368,16 @@ def test_parse_idx_reads_crafted_files() -> None:
     assert images.shape == (2, 1, 3) and images[1, 0, 2] == 5
 
 
-@pytest.mark.parametrize("raw, message", [
-    (idx_bytes(0x00000D01, (3,), b"\0\0\0" * 4), r"not an IDX file of unsigned bytes \(magic number 0x00000d01\)"),
-    (b"\x1f\x8b\x08\x00", r"too short to be an IDX file \(4 bytes\)"),
-    (idx_bytes(data.IDX_LABELS_MAGIC, (3,), b"\0\0"), r"holds 10 bytes, but its header \(3,\) says 11"),
-    (idx_bytes(data.IDX_IMAGES_MAGIC, (2, 28, 28), bytes(784)), r"header \(2, 28, 28\) says 1584"),
-], ids=["wrong magic", "too short", "labels cut short", "images cut short"])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (idx_bytes(0x00000D01, (3,), b"\0\0\0" * 4), r"not an IDX file of unsigned bytes \(magic number 0x00000d01\)"),
+        (b"\x1f\x8b\x08\x00", r"too short to be an IDX file \(4 bytes\)"),
+        (idx_bytes(data.IDX_LABELS_MAGIC, (3,), b"\0\0"), r"holds 10 bytes, but its header \(3,\) says 11"),
+        (idx_bytes(data.IDX_IMAGES_MAGIC, (2, 28, 28), bytes(784)), r"header \(2, 28, 28\) says 1584"),
+    ],
+    ids=["wrong magic", "too short", "labels cut short", "images cut short"],
+)
 def test_parse_idx_rejects_bad_bytes(raw: bytes, message: str) -> None:
     with pytest.raises(DataError, match=message):
         data.parse_idx(raw)
@@ -401,14 +433,15 @@ def test_the_bundled_sample_is_balanced_and_disjoint(cache: Path, monkeypatch: p
 def test_a_damaged_sample_says_how_to_restore_it(tmp_path: Path, damage: str) -> None:
     broken = tmp_path / "mnist_sample.npz"
     real = data.config.SAMPLE_PATH.read_bytes()
-    broken.write_bytes(gzip.compress(b"not an npz") if damage == "not an archive" else real[:len(real) // 2])
+    broken.write_bytes(gzip.compress(b"not an npz") if damage == "not an archive" else real[: len(real) // 2])
     with pytest.raises(DataError, match=r"missing or damaged .*git checkout data/mnist_sample\.npz"):
         data.load_sample(broken)
 
 
 def test_course_data_offline_says_what_to_do_and_leaves_no_empty_folder(
-        cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from course_utils import cli
+    cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from course_tools import cli
 
     use_mirrors(monkeypatch, closed_port_url())
     assert cli.main(["data"]) == 1
@@ -419,7 +452,8 @@ def test_course_data_offline_says_what_to_do_and_leaves_no_empty_folder(
 
 
 def test_an_unreadable_cached_file_is_a_clear_error_and_falls_back(
-        cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     use_mirrors(monkeypatch, closed_port_url())  # nothing may be downloaded, here or from the internet
     cache.mkdir(parents=True)
     (cache / TEST_LABELS.plain_name).write_bytes(b"someone else's file")
@@ -454,13 +488,14 @@ def usb(shared_mnist: Path, tmp_path: Path) -> Path:
     """A folder like a USB stick's, holding the four real files as shared/ has them (links to them)."""
     folder = tmp_path / "usb"
     for remote in data.MNIST.files.values():
-        original = data.find_local_copy(remote, shared_mnist)
+        original = data_import.find_local_copy(remote, shared_mnist)
         link(folder, original.name, original)
     return folder
 
 
 def test_course_data_from_the_shared_folder_imports_the_full_mnist(
-        shared_mnist: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    shared_mnist: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     use_mirrors(monkeypatch, closed_port_url())  # a download would fail: the import must need none
     assert cli_main("data", "--from", str(shared_mnist)) == 0
     out = capsys.readouterr()
@@ -475,19 +510,22 @@ def test_course_data_from_the_shared_folder_imports_the_full_mnist(
     assert capsys.readouterr().err == ""
 
 
-def test_import_files_takes_the_dotted_names_compressed_or_not(
-        shared_mnist: Path, tmp_path: Path, cache: Path) -> None:
+def test_import_files_takes_the_dotted_names_compressed_or_not(shared_mnist: Path, tmp_path: Path, cache: Path) -> None:
     folder = tmp_path / "from-a-colleague"
     link(folder, "train-images.idx3-ubyte", shared_mnist / TRAIN_IMAGES.plain_name)
     link(folder, "train-labels.idx1-ubyte.gz", shared_mnist / TRAIN_LABELS.name)
     write(folder, "t10k-images.idx3-ubyte", data.read_contents(shared_mnist / TEST_IMAGES.name))
     # Compressed under an uncompressed name: the gzip header decides, not the name.
     link(folder, "t10k-labels.idx1-ubyte", shared_mnist / TEST_LABELS.name)
-    paths = data.import_files(data.MNIST, folder)
+    paths = data_import.import_files(data.MNIST, folder)
     assert paths == {key: cache / remote.plain_name for key, remote in data.MNIST.files.items()}
     assert_verified(cache, *data.MNIST.files.values())
-    assert sorted(os.listdir(folder)) == ["t10k-images.idx3-ubyte", "t10k-labels.idx1-ubyte",
-                                          "train-images.idx3-ubyte", "train-labels.idx1-ubyte.gz"], "source untouched"
+    assert sorted(os.listdir(folder)) == [
+        "t10k-images.idx3-ubyte",
+        "t10k-labels.idx1-ubyte",
+        "train-images.idx3-ubyte",
+        "train-labels.idx1-ubyte.gz",
+    ], "source untouched"
 
 
 def fashion_test_labels() -> Path:
@@ -504,15 +542,18 @@ WRONG_FILES = {  # which MNIST file is replaced, by what, and the shape the mess
 
 @pytest.mark.parametrize("case", WRONG_FILES)
 def test_course_data_from_refuses_a_wrong_file_and_keeps_the_others(
-        case: str, usb: Path, shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case: str, usb: Path, shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     remote, impostor, shape = WRONG_FILES[case]
     (usb / remote.name).unlink()
     wrong = link(usb, remote.name, impostor(shared_mnist))
     assert cli_main("data", "--from", str(usb)) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert err.startswith(f"error: {wrong} is an IDX file of shape {shape}, but not the {remote.description} "
-                          f"({remote.plain_name}): the sha256 of its contents is "), err
+    assert err.startswith(
+        f"error: {wrong} is an IDX file of shape {shape}, but not the {remote.description} "
+        f"({remote.plain_name}): the sha256 of its contents is "
+    ), err
     assert f"expected {remote.content_sha256}. It is damaged, or another dataset's file: copy the original again" in err
     assert "Nothing broken was kept" in err and "--from FOLDER" in err
     assert_verified(cache, *(other for other in data.MNIST.files.values() if other != remote))
@@ -537,38 +578,47 @@ def missing(shared: Path, folder: Path) -> Path:
 
 SHOULD_BE = r"It should be the test labels \(t10k-labels-idx1-ubyte\); copy it again"
 DAMAGED_COPIES = {  # how the test labels are spoilt, and what the message says after the file's path
-    "cut-off .gz": (cut_gz, rf" is damaged or unreadable \(Compressed file ended before the end-of-stream marker was "
-                            rf"reached\)\. {SHOULD_BE} from where it came from\."),
+    "cut-off .gz": (
+        cut_gz,
+        rf" is damaged or unreadable \(Compressed file ended before the end-of-stream marker was "
+        rf"reached\)\. {SHOULD_BE} from where it came from\.",
+    ),
     "cut-off uncompressed": (cut_plain, rf" holds 5000 bytes, but its header \(10000,\) says 10008\. {SHOULD_BE}\."),
-    "not an IDX file": (text_file,
-                        rf" is not an IDX file of unsigned bytes \(magic number 0x54686573\)\. {SHOULD_BE}\."),
-    "missing": (missing, r" has no file for the test labels: expected one of t10k-labels-idx1-ubyte\.gz, "
-                         r"t10k-labels-idx1-ubyte, t10k-labels\.idx1-ubyte\.gz, t10k-labels\.idx1-ubyte\. "
-                         r"Copy it there under one of these names\."),
+    "not an IDX file": (
+        text_file,
+        rf" is not an IDX file of unsigned bytes \(magic number 0x54686573\)\. {SHOULD_BE}\.",
+    ),
+    "missing": (
+        missing,
+        r" has no file for the test labels: expected one of t10k-labels-idx1-ubyte\.gz, "
+        r"t10k-labels-idx1-ubyte, t10k-labels\.idx1-ubyte\.gz, t10k-labels\.idx1-ubyte\. "
+        r"Copy it there under one of these names\.",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", DAMAGED_COPIES)
-def test_import_files_names_a_damaged_or_missing_file(
-        case: str, usb: Path, shared_mnist: Path, cache: Path) -> None:
+def test_import_files_names_a_damaged_or_missing_file(case: str, usb: Path, shared_mnist: Path, cache: Path) -> None:
     spoil, message = DAMAGED_COPIES[case]
     (usb / TEST_LABELS.name).unlink()
     named = spoil(shared_mnist, usb)
     with pytest.raises(DataError) as failure:
-        data.import_files(data.MNIST, usb)
+        data_import.import_files(data.MNIST, usb)
     assert re.fullmatch(re.escape(str(named)) + message, str(failure.value)), str(failure.value)
     assert_verified(cache, TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES)
 
 
 def test_course_data_from_lists_every_problem_one_per_line(
-        usb: Path, shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    usb: Path, shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (usb / TEST_LABELS.name).unlink()
     (usb / TRAIN_LABELS.name).unlink()
     link(usb, TRAIN_LABELS.name, shared_mnist / TEST_LABELS.name)
     assert cli_main("data", "--from", str(usb)) == 1
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith(f"error: {usb / TRAIN_LABELS.name} is an IDX file of shape (10000,), but not the "
-                               "training labels"), lines
+    assert lines[0].startswith(
+        f"error: {usb / TRAIN_LABELS.name} is an IDX file of shape (10000,), but not the training labels"
+    ), lines
     assert lines[1].startswith(f"{usb} has no file for the test labels: expected one of "), lines
     assert lines[2] == "" and lines[3].startswith("Nothing broken was kept"), lines
     assert_verified(cache, TRAIN_IMAGES, TEST_IMAGES)
@@ -578,28 +628,32 @@ def test_nothing_imported_leaves_no_empty_folder(tmp_path: Path, cache: Path) ->
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match=r"has no file for the training images") as failure:
-        data.import_files(data.MNIST, empty)
+        data_import.import_files(data.MNIST, empty)
     assert len(str(failure.value).splitlines()) == 4
     assert not cache.exists()
 
 
 @pytest.mark.parametrize("kind", ["a file", "nothing"])
 def test_course_data_from_a_path_that_is_not_a_folder_says_so(
-        kind: str, tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kind: str, tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / TRAIN_IMAGES.name
     if kind == "a file":
         path.write_bytes(b"")
     assert cli_main("data", "--from", str(path)) == 1
     err = capsys.readouterr().err
-    expected = (f"error: {path} is a file, not a folder. Give the folder that holds the four IDX files, such as "
-                f"{tmp_path}." if kind == "a file" else
-                f"error: {path} does not exist. Give the folder that holds the four IDX files.")
+    expected = (
+        f"error: {path} is a file, not a folder. Give the folder that holds the four IDX files, such as {tmp_path}."
+        if kind == "a file"
+        else f"error: {path} does not exist. Give the folder that holds the four IDX files."
+    )
     assert err.startswith(expected + "\n") and "Traceback" not in err, err
     assert not cache.exists()
 
 
 def test_gz_files_an_earlier_version_cached_are_unpacked_not_downloaded(
-        shared_mnist: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    shared_mnist: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     use_mirrors(monkeypatch, closed_port_url())  # offline: a download would fail
     cache.mkdir(parents=True)
     for remote in (TEST_IMAGES, TEST_LABELS, TRAIN_LABELS):  # as an earlier version of the course cached them
@@ -612,8 +666,9 @@ def test_gz_files_an_earlier_version_cached_are_unpacked_not_downloaded(
     assert_verified(cache, *data.MNIST.files.values())  # the .gz files are gone
 
 
-def test_offline_a_leftover_gz_is_still_unpacked(shared_mnist: Path, cache: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_a_leftover_gz_is_still_unpacked(
+    shared_mnist: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_mirrors(monkeypatch, closed_port_url())
     cache.mkdir(parents=True)
     (cache / TEST_LABELS.name).write_bytes((shared_mnist / TEST_LABELS.name).read_bytes())
@@ -623,7 +678,8 @@ def test_offline_a_leftover_gz_is_still_unpacked(shared_mnist: Path, cache: Path
 
 
 def test_course_data_from_the_fashion_mnist_package_imports_it(
-        tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not FASHION_DIR.is_dir():
         pytest.skip(f"Fashion-MNIST is not installed in {FASHION_DIR} (apt-get install dataset-fashion-mnist)")
     assert cli_main("data", "--dataset", "fashion_mnist", "--from", str(FASHION_DIR)) == 0
@@ -633,14 +689,15 @@ def test_course_data_from_the_fashion_mnist_package_imports_it(
 
 
 def cli_main(*argv: str) -> int:
-    from course_utils import cli
+    from course_tools import cli
 
     return cli.main(list(argv))
 
 
 def test_course_data_from_the_parent_folder_points_at_the_dataset_folder(
-        shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from course_utils import cli
+    shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from course_tools import cli
 
     assert cli.main(["data", "--from", str(shared_mnist.parent)]) == 1
     err = capsys.readouterr().err
@@ -649,8 +706,9 @@ def test_course_data_from_the_parent_folder_points_at_the_dataset_folder(
 
 
 def test_a_failed_import_says_when_the_cache_is_already_complete(
-        shared_mnist: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from course_utils import cli
+    shared_mnist: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from course_tools import cli
 
     assert cli.main(["data", "--from", str(shared_mnist)]) == 0
     assert cli.main(["data", "--from", str(tmp_path / "nowhere")]) == 1

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-
 import nbformat
 import numpy as np
 import pytest
 
-from course_utils import exercises, notebooks
+from course_tools import notebooks
+from course_utils import exercises
 from course_utils.checks import CheckFailed
-from course_utils.student import exercise_id, has_solution
+from course_utils.exercises.core import exercise_id, has_solution
 from course_utils.tasks import FRAMEWORKS
 
 
@@ -18,8 +18,9 @@ def exercise_cells() -> dict:
     found = {}
     for path in notebooks.course_notebooks():
         cells = nbformat.read(path, as_version=4).cells
-        found[path] = [exercise_id(cell.source) for cell in cells
-                       if cell.cell_type == "code" and has_solution(cell.source)]
+        found[path] = [
+            exercise_id(cell.source) for cell in cells if cell.cell_type == "code" and has_solution(cell.source)
+        ]
     return found
 
 
@@ -33,14 +34,17 @@ def test_a_count_may_come_as_any_whole_number(answer: object) -> None:
     assert exercises.judge("mlp.wider", answer) is None
 
 
-@pytest.mark.parametrize("answer, named", [
-    (101_770, "128 hidden units"),  # the model above, unchanged
-    (784 * 256 + 256 * 10, "biases"),
-    (784 * 256 + 256, "output layer"),
-    (203_531, "n × m weights and m biases"),
-    (2.5, "whole number"),
-    ("203530", "whole number"),
-])
+@pytest.mark.parametrize(
+    "answer, named",
+    [
+        (101_770, "128 hidden units"),  # the model above, unchanged
+        (784 * 256 + 256 * 10, "biases"),
+        (784 * 256 + 256, "output layer"),
+        (203_531, "n × m weights and m biases"),
+        (2.5, "whole number"),
+        ("203530", "whole number"),
+    ],
+)
 def test_a_wrong_count_gets_a_hint_that_names_the_mistake(answer: object, named: str) -> None:
     with pytest.raises(exercises.WrongAnswer, match=named) as raised:
         exercises.check("mlp.wider", answer)
@@ -140,7 +144,8 @@ def test_convolution_exercises_with_real_layers() -> None:
 
     def shape_and_count(features, head) -> tuple:
         return tuple(features(torch.zeros(1, 1, 28, 28)).shape), sum(
-            p.numel() for module in (features, head) for p in module.parameters())
+            p.numel() for module in (features, head) for p in module.parameters()
+        )
 
     pooled = [nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2)]
     third = shape_and_count(nn.Sequential(*pooled, nn.Conv2d(64, 128, 3)), nn.Linear(128 * 3 * 3, 10))
@@ -154,11 +159,16 @@ def test_convolution_exercises_with_real_layers() -> None:
     assert "1,152 features" in exercises.judge("cnn.third_conv", old_head, framework="pytorch")
 
     strided = [nn.Conv2d(1, 32, 3, stride=2), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2)]
-    assert exercises.judge("cnn.strides", shape_and_count(nn.Sequential(*strided), nn.Linear(64 * 6 * 6, 10)),
-                           framework="pytorch") is None
+    assert (
+        exercises.judge(
+            "cnn.strides", shape_and_count(nn.Sequential(*strided), nn.Linear(64 * 6 * 6, 10)), framework="pytorch"
+        )
+        is None
+    )
     same = [nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2, padding=1)]
     assert "'same' padding" in exercises.judge(
-        "cnn.strides", shape_and_count(nn.Sequential(*same), nn.Linear(64 * 7 * 7, 10)), framework="pytorch")
+        "cnn.strides", shape_and_count(nn.Sequential(*same), nn.Linear(64 * 7 * 7, 10)), framework="pytorch"
+    )
     assert "a pair" in exercises.judge("cnn.strides", 41_866, framework="pytorch")
 
     ones = torch.ones(10_000)
@@ -187,10 +197,13 @@ def test_hints_come_one_at_a_time_then_point_to_the_solution(capsys: pytest.Capt
         assert ("last hint" in out) == (number >= total)
 
 
-@pytest.mark.parametrize("framework, code", [("pytorch", "nn.Linear(28 * 28, 256)"),
-                                              ("keras", "layers.Dense(256"), ("tensorflow", "Dense(28 * 28, 256)")])
+@pytest.mark.parametrize(
+    "framework, code",
+    [("pytorch", "nn.Linear(28 * 28, 256)"), ("keras", "layers.Dense(256"), ("tensorflow", "Dense(28 * 28, 256)")],
+)
 def test_solution_shows_the_worked_answer_and_the_framework_code(
-        framework: str, code: str, capsys: pytest.CaptureFixture[str]) -> None:
+    framework: str, code: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     exercises.solution("mlp.wider", framework=framework)
     out = capsys.readouterr().out
     assert "203,530" in out

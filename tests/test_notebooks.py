@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from course_utils import notebooks
+from course_tools import notebooks
+from course_utils import cells
 
 MLP_PYTORCH = notebooks.config.NOTEBOOKS_DIR / "01_mlp" / "pytorch.ipynb"
 
@@ -29,16 +30,27 @@ def stdout(text: str) -> nbformat.NotebookNode:
 
 def executed_notebook() -> nbformat.NotebookNode:
     """A notebook as Jupyter saves it after a run: outputs, counts, timings and widget state."""
-    notebook = new_notebook(cells=[
-        new_markdown_cell("## Data"),
-        code_cell("x = load()\nx", stdout("loading\n"), new_output("execute_result", data={"text/plain": "42"},
-                                                                   execution_count=3), count=3),
-        code_cell("# NBVAL_CHECK_OUTPUT\nprint(len(x))", stdout("4,000 training images\n"),
-                  new_output("stream", name="stderr", text="a warning\n"),
-                  new_output("display_data", data={"text/plain": "<Figure>"}), count=7, tags=["evaluate"]),
-        code_cell("plot(x)", new_output("display_data", data={"image/png": "iVBORw0KGgo="}), count=8),
-        code_cell("# NBVAL_CHECK_OUTPUT\ncheck()", stdout("✓ passed\n"), count=9),
-    ])
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("## Data"),
+            code_cell(
+                "x = load()\nx",
+                stdout("loading\n"),
+                new_output("execute_result", data={"text/plain": "42"}, execution_count=3),
+                count=3,
+            ),
+            code_cell(
+                "# NBVAL_CHECK_OUTPUT\nprint(len(x))",
+                stdout("4,000 training images\n"),
+                new_output("stream", name="stderr", text="a warning\n"),
+                new_output("display_data", data={"text/plain": "<Figure>"}),
+                count=7,
+                tags=["evaluate"],
+            ),
+            code_cell("plot(x)", new_output("display_data", data={"image/png": "iVBORw0KGgo="}), count=8),
+            code_cell("# NBVAL_CHECK_OUTPUT\ncheck()", stdout("✓ passed\n"), count=9),
+        ]
+    )
     notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     return notebook
 
@@ -64,16 +76,22 @@ def test_is_clean_tells_an_executed_notebook_from_a_clean_one() -> None:
     assert notebooks.clean(nbformat.from_dict(cleaned)) == cleaned, "cleaning twice changes nothing"
 
 
-@pytest.mark.parametrize("path", notebooks.course_notebooks(),
-                         ids=lambda path: str(path.relative_to(notebooks.config.NOTEBOOKS_DIR)))
+@pytest.mark.parametrize(
+    "path", notebooks.course_notebooks(), ids=lambda path: str(path.relative_to(notebooks.config.NOTEBOOKS_DIR))
+)
 def test_committed_notebook_is_clean(path: Path) -> None:
     clean = notebooks.is_clean(nbformat.read(path, as_version=4))
     assert clean, f"{path} holds outputs or counts: run `course clean --record {path}` before committing it"
 
 
 def test_course_notebooks_and_task_folders(tmp_path: Path) -> None:
-    for name in ("01_mlp/keras.ipynb", "01_mlp/.ipynb_checkpoints/keras-checkpoint.ipynb", "00_intro.ipynb",
-                 "90_extras/tour.ipynb", "02_cnn/pytorch.ipynb"):
+    for name in (
+        "01_mlp/keras.ipynb",
+        "01_mlp/.ipynb_checkpoints/keras-checkpoint.ipynb",
+        "00_intro.ipynb",
+        "90_extras/tour.ipynb",
+        "02_cnn/pytorch.ipynb",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(new_notebook(), tmp_path / name)
     found = [path.relative_to(tmp_path).as_posix() for path in notebooks.course_notebooks(tmp_path)]
@@ -83,19 +101,33 @@ def test_course_notebooks_and_task_folders(tmp_path: Path) -> None:
 
 def test_tagged_source_joins_the_tagged_cells(tmp_path: Path) -> None:
     path = tmp_path / "tagged.ipynb"
-    nbformat.write(new_notebook(cells=[
-        new_code_cell("model = A()", metadata={"tags": ["define-model"]}), new_code_cell("other()"),
-        new_code_cell("model.add(B())", metadata={"tags": ["define-model", "extra"]})]), path)
-    assert notebooks.tagged_source(path, "define-model") == "model = A()\n\nmodel.add(B())"
-    assert notebooks.tagged_source(path, "train-step") == ""
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell("model = A()", metadata={"tags": ["define-model"]}),
+                new_code_cell("other()"),
+                new_code_cell("model.add(B())", metadata={"tags": ["define-model", "extra"]}),
+            ]
+        ),
+        path,
+    )
+    assert cells.tagged_code(path, "define-model") == "model = A()\n\nmodel.add(B())"
+    assert cells.tagged_code(path, "train-step") == ""
 
 
 def test_run_notebook_runs_in_the_notebooks_folder_and_names_the_failing_cell(tmp_path: Path) -> None:
     (tmp_path / "beside.txt").write_text("found beside the notebook")
     path, executed = tmp_path / "failing.ipynb", tmp_path / "executed.ipynb"
-    nbformat.write(new_notebook(cells=[
-        new_code_cell("import os\nprint(open('beside.txt').read(), os.environ['COURSE_TEST_MARK'])"),
-        new_code_cell("ratio = 1 / 0"), new_code_cell("print('never runs')")]), path)
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell("import os\nprint(open('beside.txt').read(), os.environ['COURSE_TEST_MARK'])"),
+                new_code_cell("ratio = 1 / 0"),
+                new_code_cell("print('never runs')"),
+            ]
+        ),
+        path,
+    )
     outcome = notebooks.run_notebook(path, env={"COURSE_TEST_MARK": "marked"}, save_to=executed)
     assert not outcome.ok
     assert outcome.error == "code cell 2 ('ratio = 1 / 0'): ZeroDivisionError: division by zero"
@@ -117,10 +149,12 @@ def test_memory_sampler_adds_up_a_process_and_its_children_while_they_run() -> N
     # A child holding 300 MB starts a grandchild holding 200 MB, and both hold it for a second
     # once the grandchild says it is ready: Binder counts both.
     grandchild = "import time; block = b'x' * (200 * 2**20); print('ready', flush=True); time.sleep(1)"
-    child = ("import subprocess, sys, time; block = b'x' * (300 * 2**20); "
-             f"grandchild = subprocess.Popen([sys.executable, '-c', {grandchild!r}], stdout=subprocess.PIPE, "
-             "text=True); "
-             "grandchild.stdout.readline(); time.sleep(0.8); grandchild.wait()")
+    child = (
+        "import subprocess, sys, time; block = b'x' * (300 * 2**20); "
+        f"grandchild = subprocess.Popen([sys.executable, '-c', {grandchild!r}], stdout=subprocess.PIPE, "
+        "text=True); "
+        "grandchild.stdout.readline(); time.sleep(0.8); grandchild.wait()"
+    )
     with notebooks.ChildMemorySampler(interval=0.05) as memory:
         subprocess.run([sys.executable, "-c", child], check=True)
     assert 500 <= memory.peak_mb < 700, memory.peak_mb

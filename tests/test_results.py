@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from course_tools import tables
 from course_utils import results
 from course_utils.data import Dataset
 
@@ -23,14 +24,29 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def dataset() -> Dataset:
-    return Dataset(np.zeros((40, 28, 28), np.uint8), np.arange(40, dtype=np.uint8) % 10,
-                   np.zeros((10, 28, 28), np.uint8), np.arange(10, dtype=np.uint8), source="sample")
+    return Dataset(
+        np.zeros((40, 28, 28), np.uint8),
+        np.arange(40, dtype=np.uint8) % 10,
+        np.zeros((10, 28, 28), np.uint8),
+        np.arange(10, dtype=np.uint8),
+        source="sample",
+    )
 
 
-def record(dataset: Dataset, task: str = "mlp", framework: str = "keras", test_accuracy: float = 0.9,
-           **extra: object) -> Path:
-    return results.record_results(task, framework, test_accuracy, train_seconds=2.5, params=101_770, epochs=3,
-                                  dataset=dataset, framework_version="1.2.3", **extra)
+def record(
+    dataset: Dataset, task: str = "mlp", framework: str = "keras", test_accuracy: float = 0.9, **extra: object
+) -> Path:
+    return results.record_results(
+        task,
+        framework,
+        test_accuracy,
+        train_seconds=2.5,
+        params=101_770,
+        epochs=3,
+        dataset=dataset,
+        framework_version="1.2.3",
+        **extra,
+    )
 
 
 def write_json(folder: Path, name: str, content: str | bytes) -> None:
@@ -38,8 +54,9 @@ def write_json(folder: Path, name: str, content: str | bytes) -> None:
     (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
 
 
-def test_record_results_writes_a_complete_record(folder: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_record_results_writes_a_complete_record(
+    folder: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("COURSE_FAST", "1")
     path = record(dataset, "cnn", "pytorch", np.float32(0.875), batch_size=128, learning_rate=np.float32(0.5))
     assert path.parent == folder and path.name.startswith("cnn_pytorch_") and path.suffix == ".json"
@@ -47,8 +64,17 @@ def test_record_results_writes_a_complete_record(folder: Path, dataset: Dataset,
     saved = json.loads(path.read_text())
     assert set(results.REQUIRED_KEYS) <= set(saved)
     assert {key: saved[key] for key in results.REQUIRED_KEYS} == {
-        "task": "cnn", "framework": "pytorch", "test_accuracy": 0.875, "train_seconds": 2.5, "params": 101_770,
-        "epochs": 3, "n_train": 40, "n_test": 10, "data_source": "sample", "framework_version": "1.2.3"}
+        "task": "cnn",
+        "framework": "pytorch",
+        "test_accuracy": 0.875,
+        "train_seconds": 2.5,
+        "params": 101_770,
+        "epochs": 3,
+        "n_train": 40,
+        "n_test": 10,
+        "data_source": "sample",
+        "framework_version": "1.2.3",
+    }
     assert saved["batch_size"] == 128 and saved["learning_rate"] == 0.5 and saved["fast_mode"] is True
     assert saved["peak_memory_mb"] > 0
     assert capsys.readouterr().out == f"Recorded cnn/pytorch in {path.name}\n"
@@ -75,7 +101,11 @@ def test_load_results_keeps_the_newest_run_of_each_task_and_framework(folder: Pa
     assert len(everything) == 5
     latest = results.load_results(folder)
     assert list(zip(latest.task, latest.framework, latest.test_accuracy)) == [
-        ("mlp", "keras", 0.93), ("mlp", "tensorflow", 0.92), ("mlp", "pytorch", 0.91), ("cnn", "keras", 0.97)]
+        ("mlp", "keras", 0.93),
+        ("mlp", "tensorflow", 0.92),
+        ("mlp", "pytorch", 0.91),
+        ("cnn", "keras", 0.97),
+    ]
 
 
 def test_corrupt_and_partial_records_are_skipped(folder: Path, dataset: Dataset) -> None:
@@ -92,13 +122,13 @@ def test_corrupt_and_partial_records_are_skipped(folder: Path, dataset: Dataset)
 def test_an_empty_folder_gives_an_empty_table_and_says_so(tmp_path: Path) -> None:
     table = results.load_results(tmp_path)
     assert table.empty and list(table.columns) == list(results.REQUIRED_KEYS)
-    assert results.side_by_side(table) == "No results yet: run a task notebook, or `course run`."
+    assert tables.summary_table(table) == "No results yet: run a task notebook, or `course run`."
 
 
-def test_side_by_side_shows_each_framework_in_its_column(folder: Path, dataset: Dataset) -> None:
+def test_summary_table_shows_each_framework_in_its_column(folder: Path, dataset: Dataset) -> None:
     record(dataset, framework="keras", test_accuracy=0.9123)
     record(dataset, framework="pytorch", test_accuracy=0.9055)
-    lines = results.side_by_side(results.load_results(folder)).splitlines()
+    lines = tables.summary_table(results.load_results(folder)).splitlines()
     assert lines[0].split() == ["task", "keras", "tensorflow", "pytorch"]
     assert lines[2].split() == ["mlp", "0.9123", "2.5", "—", "0.9055", "2.5"]
     assert lines[-1] == "data: sample"
@@ -107,7 +137,7 @@ def test_side_by_side_shows_each_framework_in_its_column(folder: Path, dataset: 
 
 def test_benchmark_table_shows_seconds_per_epoch(folder: Path, dataset: Dataset) -> None:
     record(dataset, framework="tensorflow", test_accuracy=0.95)
-    lines = results.benchmark_table(results.load_results(folder)).splitlines()
+    lines = tables.benchmark_table(results.load_results(folder)).splitlines()
     assert lines[1].split()[:5] == ["mlp", "tensorflow", "0.8", "3", "0.9500"]
     assert lines[1].endswith("sample (40 train)")
 
@@ -130,8 +160,9 @@ def restored_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def test_records_store_the_seed_that_setup_used(folder: Path, dataset: Dataset,
-                                                restored_environment: pytest.MonkeyPatch) -> None:
+def test_records_store_the_seed_that_setup_used(
+    folder: Path, dataset: Dataset, restored_environment: pytest.MonkeyPatch
+) -> None:
     from course_utils import system
 
     restored_environment.setenv("COURSE_SEED", "7")
@@ -140,27 +171,38 @@ def test_records_store_the_seed_that_setup_used(folder: Path, dataset: Dataset,
     assert saved["seed"] == 7, "COURSE_SEED overrides the notebook's seed, and the record says so"
 
 
-def test_sweep_table_gives_each_seed_and_the_worst_and_best(folder: Path, dataset: Dataset,
-                                                            restored_environment: pytest.MonkeyPatch) -> None:
+def test_sweep_table_gives_each_seed_and_the_worst_and_best(
+    folder: Path, dataset: Dataset, restored_environment: pytest.MonkeyPatch
+) -> None:
     from course_utils import system
 
     for seed, accuracy in ((1, 0.91), (2, 0.95)):
         restored_environment.setenv("COURSE_SEED", str(seed))
         system.setup(threads=1)
         record(dataset, test_accuracy=accuracy)
-    lines = results.sweep_table(results.load_results(folder, latest=False)).splitlines()
+    lines = tables.sweep_table(results.load_results(folder, latest=False)).splitlines()
     row = next(line for line in lines if line.startswith("mlp"))
     assert row.split()[2:6] == ["0.9100", "0.9500", "0.9100", "0.9500"], row
     assert lines[-1] == "data: sample (40 train)"
 
 
-def test_before_after_table_gives_the_speed_up(tmp_path: Path, dataset: Dataset,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_before_after_table_gives_the_speed_up(
+    tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, seconds in (("before", 6.0), ("after", 3.0)):
         monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path / name))
-        results.record_results("cnn", "pytorch", 0.99, train_seconds=seconds, params=34_826, epochs=3,
-                               dataset=dataset, framework_version="2")
-    table = results.before_after_table(results.load_results(tmp_path / "before"),
-                                       results.load_results(tmp_path / "after"))
+        results.record_results(
+            "cnn",
+            "pytorch",
+            0.99,
+            train_seconds=seconds,
+            params=34_826,
+            epochs=3,
+            dataset=dataset,
+            framework_version="2",
+        )
+    table = tables.before_after_table(
+        results.load_results(tmp_path / "before"), results.load_results(tmp_path / "after")
+    )
     row = table.splitlines()[1].split()
     assert row[:5] == ["cnn", "pytorch", "2.0", "1.0", "2.00×"], table

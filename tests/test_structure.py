@@ -8,20 +8,30 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import notebooks
+from course_tools import notebooks
+from course_utils import cells
 from course_utils.tasks import FRAMEWORKS
 
 SKELETON = ["## Setup", "## Data", "## Model", "## Training", "## Evaluation", "## Check", "## Exercises"]
 COMPARED_TAGS = ("define-model", "train-step", "evaluate")
 FRAMEWORK_MODULES = {"keras": "keras", "tensorflow": "tensorflow", "pytorch": "torch"}
-PAIRED = [folder / f"{framework}.ipynb" for folder in notebooks.task_folders() for framework in FRAMEWORKS
-          if (folder / f"{framework}.ipynb").is_file()]
+PAIRED = [
+    folder / f"{framework}.ipynb"
+    for folder in notebooks.task_folders()
+    for framework in FRAMEWORKS
+    if (folder / f"{framework}.ipynb").is_file()
+]
 
 
 def headings(path: Path) -> list[str]:
     notebook = nbformat.read(path, as_version=4)
-    return [line.strip() for cell in notebook.cells if cell.cell_type == "markdown"
-            for line in cell.source.splitlines() if line.startswith("## ")]
+    return [
+        line.strip()
+        for cell in notebook.cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("## ")
+    ]
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -38,7 +48,7 @@ def test_paired_notebook_follows_the_skeleton(path: Path) -> None:
 @pytest.mark.parametrize("path", PAIRED, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_paired_notebook_tags_the_compared_steps(path: Path) -> None:
     for tag in COMPARED_TAGS:
-        assert notebooks.tagged_source(path, tag).strip(), f"{path} has no cell tagged {tag!r}"
+        assert cells.tagged_code(path, tag).strip(), f"{path} has no cell tagged {tag!r}"
 
 
 @pytest.mark.parametrize("path", PAIRED, ids=lambda p: f"{p.parent.name}/{p.name}")

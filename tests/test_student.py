@@ -8,7 +8,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_utils import cli, config, notebooks, slides, student
+from course_tools import cli, notebooks, slides, student
+from course_utils import config
+from course_utils.exercises import core
 
 MLP_PYTORCH = config.NOTEBOOKS_DIR / "01_mlp" / "pytorch.ipynb"
 
@@ -18,40 +20,56 @@ def solution_only_lines(notebook: nbformat.NotebookNode) -> set[str]:
     inside, outside = set(), set()
     for cell in notebook.cells:
         lines = cell.source.splitlines()
-        regions = student._regions(cell.source)
+        regions = core.solution_regions(cell.source)
         covered = {number for begin, end in regions for number in range(begin, end + 1)}
         for number, line in enumerate(lines):
             (inside if number in covered else outside).add(line.strip())
-    return {line for line in inside - outside if line and line not in (student.BEGIN_SOLUTION, student.END_SOLUTION)}
+    return {line for line in inside - outside if line and line not in (core.BEGIN_SOLUTION, core.END_SOLUTION)}
 
 
 def test_strip_solutions_keeps_the_rest_and_indents_the_stub() -> None:
-    source = "\n".join(["x = 1", "def f():", "    ### BEGIN SOLUTION", "    return 42", "    ### END SOLUTION",
-                        "### BEGIN SOLUTION", "y = f()", "### END SOLUTION", "check(y)"])
+    source = "\n".join(
+        [
+            "x = 1",
+            "def f():",
+            "    ### BEGIN SOLUTION",
+            "    return 42",
+            "    ### END SOLUTION",
+            "### BEGIN SOLUTION",
+            "y = f()",
+            "### END SOLUTION",
+            "check(y)",
+        ]
+    )
     assert student.strip_solutions(source, "STUB").splitlines() == ["x = 1", "def f():", "    STUB", "STUB", "check(y)"]
-    assert student.solution_code(source) == "return 42\ny = f()"
+    assert core.solution_code(source) == "return 42\ny = f()"
 
 
-@pytest.mark.parametrize("source, problem", [
-    ("### BEGIN SOLUTION\nx = 1", "never closed"),
-    ("x = 1\n### END SOLUTION", "without a ### BEGIN SOLUTION"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another"),
-])
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("### BEGIN SOLUTION\nx = 1", "never closed"),
+        ("x = 1\n### END SOLUTION", "without a ### BEGIN SOLUTION"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another"),
+    ],
+)
 def test_unpaired_markers_are_refused_with_their_line(source: str, problem: str) -> None:
-    with pytest.raises(student.SolutionMarkerError, match=problem):
+    with pytest.raises(core.SolutionMarkerError, match=problem):
         student.strip_solutions(source, "STUB")
 
 
 def test_a_bad_cell_is_named_in_the_error() -> None:
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title"),
-                                               nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1")])
-    with pytest.raises(student.SolutionMarkerError, match="lesson.ipynb, cell 2: line 1"):
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Title"), nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1")]
+    )
+    with pytest.raises(core.SolutionMarkerError, match="lesson.ipynb, cell 2: line 1"):
         student.student_notebook(notebook, name="lesson.ipynb")
 
 
 def test_markdown_answers_become_a_prompt() -> None:
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-        "Why?\n\n### BEGIN SOLUTION\nBecause dropout is off.\n### END SOLUTION")])
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause dropout is off.\n### END SOLUTION")]
+    )
     assert student.student_notebook(notebook).cells[0].source == f"Why?\n\n{student.MARKDOWN_STUB}"
 
 
@@ -63,10 +81,10 @@ def test_the_build_leaves_no_solution_and_one_stub_per_solution(tmp_path: Path) 
     for path in instructor_paths:
         instructor = nbformat.read(path, as_version=4)
         built = nbformat.read(tmp_path / "student" / path.relative_to(config.NOTEBOOKS_DIR), as_version=4)
-        regions = sum(len(student._regions(cell.source)) for cell in instructor.cells)
+        regions = sum(len(core.solution_regions(cell.source)) for cell in instructor.cells)
         total_regions += regions
         text = "\n".join(cell.source for cell in built.cells)
-        markers = {student.BEGIN_SOLUTION, student.END_SOLUTION}
+        markers = {core.BEGIN_SOLUTION, core.END_SOLUTION}
         assert not [line for line in text.splitlines() if line.strip() in markers]
         built_lines = {line.strip() for line in text.splitlines()}
         leaked = solution_only_lines(instructor) & built_lines
@@ -105,16 +123,24 @@ def test_a_student_notebook_fails_only_at_its_stubs(tmp_path: Path, monkeypatch:
     built = student.student_notebook(nbformat.read(MLP_PYTORCH, as_version=4))
     monkeypatch.setenv("COURSE_FAST", "1")
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))  # keep this run's record out of the suite's folder
-    NotebookClient(built, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(MLP_PYTORCH.parent)}}).execute()
-    failed = [cell for cell in built.cells if cell.cell_type == "code"
-              and any(output.output_type == "error" for output in cell.outputs)]
+    NotebookClient(
+        built,
+        timeout=600,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(MLP_PYTORCH.parent)}},
+    ).execute()
+    failed = [
+        cell
+        for cell in built.cells
+        if cell.cell_type == "code" and any(output.output_type == "error" for output in cell.outputs)
+    ]
     stubbed = [cell for cell in built.cells if cell.cell_type == "code" and student.STUB_ERROR in cell.source]
     assert failed == stubbed and len(stubbed) == 3
     for cell in failed:
         error = next(output for output in cell.outputs if output.output_type == "error")
         assert error.ename == student.STUB_ERROR
-        assert error.evalue == f"Exercise {student.exercise_id(cell.source)}: your code here"
+        assert error.evalue == f"Exercise {core.exercise_id(cell.source)}: your code here"
 
 
 def test_slides_start_at_sections_and_exercises(tmp_path: Path) -> None:

@@ -23,8 +23,11 @@ def cgroup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     Returns a function that writes one of the files: ``cgroup("v2", "50000 100000")``.
     """
-    files = {"v2": tmp_path / "cpu.max", "v1_quota": tmp_path / "cpu.cfs_quota_us",
-             "v1_period": tmp_path / "cpu.cfs_period_us"}
+    files = {
+        "v2": tmp_path / "cpu.max",
+        "v1_quota": tmp_path / "cpu.cfs_quota_us",
+        "v1_period": tmp_path / "cpu.cfs_period_us",
+    }
     monkeypatch.setattr(system, "CGROUP_V2_CPU_MAX", files["v2"])
     monkeypatch.setattr(system, "CGROUP_V1_QUOTA", files["v1_quota"])
     monkeypatch.setattr(system, "CGROUP_V1_PERIOD", files["v1_period"])
@@ -47,14 +50,18 @@ def test_the_affinity_mask_counts_not_the_hosts_cores(monkeypatch: pytest.Monkey
     assert system.usable_cpus() == 1
 
 
-@pytest.mark.parametrize("which, text, limit, cpus", [
-    ("v2", "50000 100000", 0.5, 1),
-    ("v2", "150000 100000", 1.5, 2),
-    ("v2", "800000 100000", 8.0, len(AFFINITY)),
-    ("v2", "max 100000", None, len(AFFINITY)),
-    ("v1_quota", "200000", 2.0, 2),
-    ("v1_quota", "-1", None, len(AFFINITY)),
-], ids=["half a core", "one and a half", "more than the mask", "v2 max", "v1 two cores", "v1 unlimited"])
+@pytest.mark.parametrize(
+    "which, text, limit, cpus",
+    [
+        ("v2", "50000 100000", 0.5, 1),
+        ("v2", "150000 100000", 1.5, 2),
+        ("v2", "800000 100000", 8.0, len(AFFINITY)),
+        ("v2", "max 100000", None, len(AFFINITY)),
+        ("v1_quota", "200000", 2.0, 2),
+        ("v1_quota", "-1", None, len(AFFINITY)),
+    ],
+    ids=["half a core", "one and a half", "more than the mask", "v2 max", "v1 two cores", "v1 unlimited"],
+)
 def test_a_cgroup_quota_caps_the_count(cgroup, which: str, text: str, limit: float | None, cpus: int) -> None:
     cgroup(which, text)
     cgroup("v1_period", "100000")
@@ -85,8 +92,10 @@ def test_setup_seeds_python_and_numpy_and_sizes_thread_pools(monkeypatch: pytest
 
 def frameworks_loaded_by(statement: str) -> list[str]:
     """The frameworks a fresh interpreter has imported after running ``statement``."""
-    script = (f"import sys, json\nfrom course_utils.workers import FRAMEWORK_MODULES\n{statement}\n"
-              "print(json.dumps(sorted(set(FRAMEWORK_MODULES) & set(sys.modules))))")
+    script = (
+        f"import sys, json\nfrom course_claims.workers import FRAMEWORK_MODULES\n{statement}\n"
+        "print(json.dumps(sorted(set(FRAMEWORK_MODULES) & set(sys.modules))))"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -99,7 +108,7 @@ def test_only_the_claims_worker_modules_import_a_framework() -> None:
     import pkgutil
 
     import course_utils
-    from course_utils.claims.common import KERAS, PYTORCH, TENSORFLOW
+    from course_claims.common import KERAS, PYTORCH, TENSORFLOW
 
     modules = [info.name for info in pkgutil.walk_packages(course_utils.__path__, "course_utils.")]
     assert {KERAS, PYTORCH, TENSORFLOW} <= set(modules)

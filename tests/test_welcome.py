@@ -7,7 +7,8 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import config, notebooks
+from course_tools import notebooks
+from course_utils import config
 
 WELCOME = config.NOTEBOOKS_DIR / "00_welcome.ipynb"
 STATED_TIME = re.compile(r"\*\*Estimated time:\*\* (\d+) minutes")

@@ -21,7 +21,7 @@ def on_canvas(digit: np.ndarray, zoom: int, top: int, left: int, size: int = 300
     """An MNIST digit drawn large and off-centre, as a canvas returns it: black ink, opacity = ink."""
     rgba = np.zeros((size, size, 4), dtype=np.uint8)
     big = np.kron(digit, np.ones((zoom, zoom), dtype=np.uint8))
-    rgba[top:top + big.shape[0], left:left + big.shape[1], 3] = big
+    rgba[top : top + big.shape[0], left : left + big.shape[1], 3] = big
     return rgba
 
 
@@ -58,7 +58,7 @@ def test_a_stroke_fits_a_20_pixel_box_centred_by_mass() -> None:
         canvas = np.zeros((280, 280))
         top, left = rng.integers(0, 150, size=2)
         height, width = rng.integers(30, 130, size=2)
-        canvas[top:top + height, left:left + width] = rng.random((height, width)) > 0.5
+        canvas[top : top + height, left : left + width] = rng.random((height, width)) > 0.5
         processed = drawing.to_mnist(canvas)
         rows, cols = np.nonzero(processed > 0)
         assert max(np.ptp(rows) + 1, np.ptp(cols) + 1) == 20
@@ -132,8 +132,10 @@ def misclassified_list(probabilities: np.ndarray, labels: np.ndarray, limit: int
 
 def test_mistakes_summary_counts_shared_mistakes() -> None:
     labels = np.arange(10)
-    predictions = {"a": probabilities_for(labels, {2: (3, 0.9), 5: (1, 0.9)}),
-                   "b": probabilities_for(labels, {2: (4, 0.8)})}
+    predictions = {
+        "a": probabilities_for(labels, {2: (3, 0.9), 5: (1, 0.9)}),
+        "b": probabilities_for(labels, {2: (4, 0.8)}),
+    }
     summary = widgets.mistakes_summary(predictions, labels).splitlines()
     assert summary[0].startswith("a") and "accuracy 0.8000, 2 of 10 wrong" in summary[0]
     assert "accuracy 0.9000, 1 of 10 wrong" in summary[1]
@@ -157,8 +159,10 @@ def test_class_names_follow_the_dataset() -> None:
 
 def test_explorer_follows_its_slider_and_finds_mistakes(sample) -> None:
     images, labels = sample.x_test[:50], sample.y_test[:50]
-    predictions = {"mlp/keras": probabilities_for(labels, {7: (1, 0.8)}),
-                   "mlp/pytorch": probabilities_for(labels, {30: (2, 0.6)})}
+    predictions = {
+        "mlp/keras": probabilities_for(labels, {7: (1, 0.8)}),
+        "mlp/pytorch": probabilities_for(labels, {30: (2, 0.6)}),
+    }
     explorer = widgets.prediction_explorer(images, labels, predictions)
     assert "test image 0," in explorer.charts.value
     explorer.slider.value = 12
@@ -180,8 +184,10 @@ def test_explorer_refuses_predictions_that_do_not_fit(sample) -> None:
 
 def test_gallery_shows_the_chosen_models_mistakes(sample) -> None:
     images, labels = sample.x_test[:40], sample.y_test[:40]
-    predictions = {"a": probabilities_for(labels, {i: ((labels[i] + 1) % 10, 0.5 + i / 100) for i in range(30)}),
-                   "b": probabilities_for(labels, {5: ((labels[5] + 1) % 10, 0.9)})}
+    predictions = {
+        "a": probabilities_for(labels, {i: ((labels[i] + 1) % 10, 0.5 + i / 100) for i in range(30)}),
+        "b": probabilities_for(labels, {5: ((labels[5] + 1) % 10, 0.9)}),
+    }
     gallery = widgets.misclassified_gallery(images, labels, predictions, limit=24)
     assert len(gallery.grid.children) == 24 and "<b>30</b> of 40" in gallery.heading.value
     first_caption = gallery.grid.children[0].children[1].value

@@ -36,11 +36,25 @@ except ImportError:
 REPO = Path(__file__).resolve().parents[2]
 EXPLORE, PAD = "notebooks/06_explore.ipynb", "notebooks/01_mlp/pytorch.ipynb"
 TRAINED = ["notebooks/01_mlp/keras.ipynb", PAD]  # the explorer shows these models' predictions
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 NB = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook tab in front
-WIDGET_KINDS = {"widgets": ".jupyter-widgets", "slider": ".widget-slider", "dropdown": ".widget-dropdown",
-                "button": ".widget-button", "image": "img.widget-image", "html": ".widget-html", "canvas": "canvas"}
+WIDGET_KINDS = {
+    "widgets": ".jupyter-widgets",
+    "slider": ".widget-slider",
+    "dropdown": ".widget-dropdown",
+    "button": ".widget-button",
+    "image": "img.widget-image",
+    "html": ".widget-html",
+    "canvas": "canvas",
+}
 ERROR_PATTERNS = ["Error displaying widget", "Failed to load model class", "Traceback"]
 PROMPT = "Draw a digit in the box."  # the pad's text while it is blank (course_utils/widgets.py)
 T = TypeVar("T")
@@ -86,21 +100,32 @@ def checkpoints() -> set[Path]:
 def course_env(scratch: Path, bin_dir: Path) -> dict[str, str]:
     """Fast mode, with records and JupyterLab's settings in ``scratch``; autosave off, so no notebook is written."""
     settings = scratch / "lab-settings" / "@jupyterlab"
-    for plugin, values in [("docmanager-extension/plugin", {"autosave": False}),
-                           ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False})]:
+    for plugin, values in [
+        ("docmanager-extension/plugin", {"autosave": False}),
+        ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
+    ]:
         (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
         (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
-    return {**os.environ, "COURSE_FAST": "1", "COURSE_RESULTS_DIR": str(scratch / "results"),
-            "JUPYTERLAB_SETTINGS_DIR": str(scratch / "lab-settings"),
-            "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "lab-workspaces"),
-            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),  # the kernels' connection files
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # as if the course's venv were active
+    return {
+        **os.environ,
+        "COURSE_FAST": "1",
+        "COURSE_RESULTS_DIR": str(scratch / "results"),
+        "JUPYTERLAB_SETTINGS_DIR": str(scratch / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "lab-workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),  # the kernels' connection files
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }  # as if the course's venv were active
 
 
 def train_models(python: Path, env: dict[str, str]) -> None:
     """``course run --fast`` on the two MLP notebooks, so that the explorer has predictions to show."""
-    done = subprocess.run([str(python), "-m", "course_utils.cli", "run", "--fast", *TRAINED],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), "-m", "course_tools.cli", "run", "--fast", *TRAINED],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         raise SetupError(f"course run failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     print(f"trained {len(TRAINED)} notebooks in fast mode", flush=True)
@@ -123,8 +148,16 @@ def jupyter_lab(python: Path, env: dict[str, str], scratch: Path) -> Iterator[tu
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     base, token = f"http://127.0.0.1:{port}", secrets.token_hex(16)
-    command = [str(python), "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={REPO}"]
+    command = [
+        str(python),
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={REPO}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # Jupyter refuses root without it (containers often run as root)
     log = scratch / "jupyter.log"
@@ -168,6 +201,7 @@ def run_notebook(page: Page, report: Report, lab: tuple[str, str], path: str, ex
 
     def finished(numbers: list[str]) -> bool:  # every code cell has its number: none waiting ([*]) or left ([ ])
         return bool(numbers) and all(n[1:2].isdigit() for n in numbers) and kernel_status(page) == "idle"
+
     done = poll(prompts, finished, timeout=400, interval=0.5)
     report.check(f"{path}: Run All Cells finished", finished(done), f"{time.monotonic() - start:.1f} s; prompts={done}")
     time.sleep(2)  # widget views render after the kernel is idle
@@ -175,8 +209,10 @@ def run_notebook(page: Page, report: Report, lab: tuple[str, str], path: str, ex
     report.check(f"{path}: widget views rendered", expect(counts), counts)
     texts = page.locator(f"{NB} .jp-OutputArea-output").all_text_contents()
     errors = page.locator(f'{NB} [data-mime-type="application/vnd.jupyter.error"]').all_text_contents()
-    problems = {"pattern_hits": [(p, text[:300]) for text in texts for p in ERROR_PATTERNS if p in text],
-                "error_outputs": [error[:600] for error in errors]}
+    problems = {
+        "pattern_hits": [(p, text[:300]) for text in texts for p in ERROR_PATTERNS if p in text],
+        "error_outputs": [error[:600] for error in errors],
+    }
     report.check(f"{path}: no widget errors or tracebacks in outputs", not any(problems.values()), problems)
 
 
@@ -188,36 +224,51 @@ def check_explorer(page: Page, report: Report) -> None:
     picture, charts = box.locator("img.widget-image").first, box.locator(".widget-html").first
 
     def state() -> dict:
-        return {"readout": slider.locator(".widget-readout").inner_text().strip(),
-                "picture": picture.get_attribute("src"), "charts": charts.inner_text().replace("\n", " | ")}
+        return {
+            "readout": slider.locator(".widget-readout").inner_text().strip(),
+            "picture": picture.get_attribute("src"),
+            "charts": charts.inner_text().replace("\n", " | "),
+        }
 
     def moved(previous: dict, name: str, shows: str = "") -> dict:
         """Wait until the picture changes (and the charts show ``shows``), then check that picture and charts did."""
         now = poll(state, lambda s: s["picture"] != previous["picture"] and shows in s["charts"], timeout=20)
-        report.check(f"explorer: {name}", now["picture"] != previous["picture"] and now["charts"] != previous["charts"]
-                     and shows in now["charts"], {"readout": now["readout"], "charts": now["charts"][:90]})
+        report.check(
+            f"explorer: {name}",
+            now["picture"] != previous["picture"] and now["charts"] != previous["charts"] and shows in now["charts"],
+            {"readout": now["readout"], "charts": now["charts"][:90]},
+        )
         return now
 
     before, pixels_before = state(), picture.screenshot()
-    report.check("explorer: rendered (slider, image, charts)", "test image 0," in before["charts"],
-                 {"readout": before["readout"], "charts": before["charts"][:90]})
+    report.check(
+        "explorer: rendered (slider, image, charts)",
+        "test image 0," in before["charts"],
+        {"readout": before["readout"], "charts": before["charts"][:90]},
+    )
     size = picture.bounding_box()
-    report.check("explorer: the picture keeps its 112x112 size (not stretched by its HBox)",
-                 abs(size["width"] - 112) < 2 and abs(size["height"] - 112) < 2,
-                 f"rendered {size['width']:.0f}x{size['height']:.0f} px")
+    report.check(
+        "explorer: the picture keeps its 112x112 size (not stretched by its HBox)",
+        abs(size["width"] - 112) < 2 and abs(size["height"] - 112) < 2,
+        f"rendered {size['width']:.0f}x{size['height']:.0f} px",
+    )
     slider.locator(".widget-readout").click()
     page.keyboard.press("Control+A")
     page.keyboard.type("7")
     page.keyboard.press("Enter")
     typed = moved(before, "typing 7 in the readout -> image 7: picture and probabilities change", "test image 7,")
     pixels_after = picture.screenshot()  # a new src could still draw the same picture
-    report.check("explorer: the rendered picture's pixels differ (image 0 vs image 7)", pixels_before != pixels_after,
-                 f"{len(pixels_before)} vs {len(pixels_after)} bytes of element screenshots")
+    report.check(
+        "explorer: the rendered picture's pixels differ (image 0 vs image 7)",
+        pixels_before != pixels_after,
+        f"{len(pixels_before)} vs {len(pixels_after)} bytes of element screenshots",
+    )
     handle = slider.locator(".noUi-handle").first
     handle.focus()
     page.keyboard.press("ArrowRight")
-    stepped = moved(typed, "ArrowRight on the slider handle -> image 8: picture and probabilities change",
-                    "test image 8,")
+    stepped = moved(
+        typed, "ArrowRight on the slider handle -> image 8: picture and probabilities change", "test image 8,"
+    )
     handle.drag_to(slider.locator(".noUi-target").first, steps=10)  # to the middle of the track
     dragged = moved(stepped, "dragging the slider handle changes image and probabilities")
     box.locator("button", has_text="next mistake").click()
@@ -232,15 +283,24 @@ def check_gallery(page: Page, report: Report) -> None:
     gallery = dropdown.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")
 
     def state() -> dict:
-        return {"heading": gallery.locator(".widget-html").first.inner_text(),
-                "tiles": gallery.locator(".widget-gridbox img.widget-image").count()}
+        return {
+            "heading": gallery.locator(".widget-html").first.inner_text(),
+            "tiles": gallery.locator(".widget-gridbox img.widget-image").count(),
+        }
+
     before, options = state(), dropdown.locator("option").all_inner_texts()
-    report.check("gallery: rendered (dropdown, heading, tiles)",
-                 before["tiles"] > 0 and len(options) == len(TRAINED), {"options": options, **before})
+    report.check(
+        "gallery: rendered (dropdown, heading, tiles)",
+        before["tiles"] > 0 and len(options) == len(TRAINED),
+        {"options": options, **before},
+    )
     dropdown.select_option(label=options[-1])
     after = poll(state, lambda s: s["heading"] != before["heading"], timeout=20)
-    report.check(f"gallery: choosing {options[-1]!r} changes heading and tiles",
-                 after["heading"].startswith(options[-1]) and after["tiles"] > 0, after)
+    report.check(
+        f"gallery: choosing {options[-1]!r} changes heading and tiles",
+        after["heading"].startswith(options[-1]) and after["tiles"] > 0,
+        after,
+    )
     report.screenshot(gallery, "gallery.png")
 
 
@@ -253,11 +313,14 @@ def check_pad(page: Page, report: Report) -> None:
     time.sleep(1)  # the blank page that the pad paints first reaches the kernel a moment later
 
     def state() -> dict:
-        return {"result": result.inner_text().strip().replace("\n", " | "), "preview": preview.get_attribute("src"),
-                "ink": canvas.evaluate("""c => { let dark = 0;  // the fraction of dark pixels
+        return {
+            "result": result.inner_text().strip().replace("\n", " | "),
+            "preview": preview.get_attribute("src"),
+            "ink": canvas.evaluate("""c => { let dark = 0;  // the fraction of dark pixels
                     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                     for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 128 && d[i] < 128) dark++;
-                    return dark / (c.width * c.height); }""")}
+                    return dark / (c.width * c.height); }"""),
+        }
 
     def draw(points: list[tuple[float, float]]) -> dict:
         """A stroke through ``points`` (fractions of the canvas); the pad's state once the model has answered."""
@@ -272,25 +335,39 @@ def check_pad(page: Page, report: Report) -> None:
         return state()
 
     blank, natural = state(), preview.evaluate("img => [img.naturalWidth, img.naturalHeight]")
-    report.check("pad: the empty preview shows no broken-image icon",  # a PNG that loaded has a size
-                 natural != [0, 0], {"preview_natural_size": natural, "preview_box": preview.bounding_box()})
-    report.check("pad: rendered (canvas, clear button, preview, result)",
-                 blank["result"] == PROMPT and pad.locator("button", has_text="clear").count() == 1, blank)
+    report.check(
+        "pad: the empty preview shows no broken-image icon",  # a PNG that loaded has a size
+        natural != [0, 0],
+        {"preview_natural_size": natural, "preview_box": preview.bounding_box()},
+    )
+    report.check(
+        "pad: rendered (canvas, clear button, preview, result)",
+        blank["result"] == PROMPT and pad.locator("button", has_text="clear").count() == 1,
+        blank,
+    )
     one = draw([(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)])
-    report.check("pad: drawing a vertical stroke gives a preview and a prediction",
-                 "model" in one["result"] and one["preview"] != blank["preview"] and one["ink"] > 0.01,
-                 {**one, "result": one["result"][:60]})
+    report.check(
+        "pad: drawing a vertical stroke gives a preview and a prediction",
+        "model" in one["result"] and one["preview"] != blank["preview"] and one["ink"] > 0.01,
+        {**one, "result": one["result"][:60]},
+    )
     report.screenshot(pad, "pad_one.png")
     pad.locator("button", has_text="clear").click()
     poll(state, lambda s: s["result"] == PROMPT, timeout=20)
     time.sleep(1.5)  # the cleared page's picture arrives later; it must not replace the prompt
     cleared = state()
-    report.check(f"pad: 'clear' blanks the canvas and keeps the prompt {PROMPT!r}",
-                 cleared["result"] == PROMPT and cleared["ink"] < 0.001, cleared)
+    report.check(
+        f"pad: 'clear' blanks the canvas and keeps the prompt {PROMPT!r}",
+        cleared["result"] == PROMPT and cleared["ink"] < 0.001,
+        cleared,
+    )
     report.screenshot(pad, "pad_cleared.png")
     seven = draw([(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)])
-    report.check("pad: drawing a 7 after clearing gives a new prediction",
-                 "model" in seven["result"] and seven["result"] != one["result"], {"result": seven["result"][:100]})
+    report.check(
+        "pad: drawing a 7 after clearing gives a new prediction",
+        "model" in seven["result"] and seven["result"] != one["result"],
+        {"result": seven["result"][:100]},
+    )
     report.screenshot(pad, "pad_seven.png")
 
 
@@ -320,11 +397,18 @@ def browse(lab: tuple[str, str], chromium: str | None, report: Report) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"),
-                        help="the Chromium to drive (default: chromium on PATH, else Playwright's own)")
+    parser.add_argument(
+        "--chromium",
+        default=shutil.which("chromium") or shutil.which("chromium-browser"),
+        help="the Chromium to drive (default: chromium on PATH, else Playwright's own)",
+    )
     parser.add_argument("--keep-screenshots", type=Path, metavar="DIR", help="save screenshots in DIR")
-    parser.add_argument("--venv", type=Path, default=Path(sys.prefix),
-                        help="the course's virtual environment, for `course` and JupyterLab (default: this Python's)")
+    parser.add_argument(
+        "--venv",
+        type=Path,
+        default=Path(sys.prefix),
+        help="the course's virtual environment, for `course` and JupyterLab (default: this Python's)",
+    )
     args = parser.parse_args()
     python = args.venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     if not python.exists():

@@ -1,8 +1,8 @@
-"""The claims experiments in Keras 3, on whichever backend ``KERAS_BACKEND`` names.
+"""The claims experiments in Keras 3: the CNN notebook's own model, on whichever backend ``KERAS_BACKEND`` names.
 
 The same code runs on TensorFlow, PyTorch and JAX: Keras reads ``KERAS_BACKEND`` once,
 when it is imported, which is why each backend gets a worker process of its own.
-Imported only by worker processes (see :mod:`course_utils.workers`), never by the package.
+Imported only by worker processes (see :mod:`course_claims.workers`), never by the package.
 """
 
 from __future__ import annotations
@@ -15,38 +15,26 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..checks import accuracy
-from ..system import setup
-from .common import (ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, image_data,
-                     scaled_test_images)
+from course_utils import config
+from course_utils.checks import accuracy
+from course_utils.system import setup
+
+from .common import BATCH_SIZE, SEED, image_data, notebook_cnn, scaled_test_images
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
+# The debugging claim's planted bug: the dense layer expects the feature maps of a model without pooling.
+SHAPE_BUG = ("layers.Flatten(),", "layers.Reshape((7 * 7 * 64,)),  # BUG: the features are 5 × 5 × 64")
 
-def build_cnn(flatten: layers.Layer | None = None) -> keras.Model:
-    return keras.Sequential(
-        [
-            keras.Input(shape=(28, 28, 1)),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            flatten or layers.Flatten(),
-            layers.Dropout(CNN_DROPOUT),
-            layers.Dense(10),
-        ],
-        name="cnn",
-    )
+
+def _notebook(**kwargs) -> dict:
+    """Seed, then run the CNN notebook's cells: ``model``, built and compiled as the notebook does."""
+    setup("keras", seed=SEED)
+    return notebook_cnn("keras", {"np": np, "keras": keras, "layers": layers}, **kwargs)
 
 
 def _start() -> keras.Model:
-    setup(SEED)
-    model = build_cnn()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, epsilon=ADAM_EPSILON),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
+    return _notebook()["model"]
 
 
 def _versions() -> dict:
@@ -78,30 +66,45 @@ def throughput(settings: dict) -> dict:
 
     def train_epochs(size: int, count: int) -> list[float]:
         timer = EpochTimer()
-        model.fit(data.x_train[:size], data.y_train[:size], batch_size=settings.batch_size, epochs=count,
-                  callbacks=[timer], verbose=0)
+        model.fit(
+            data.x_train[:size],
+            data.y_train[:size],
+            batch_size=settings.batch_size,
+            epochs=count,
+            callbacks=[timer],
+            verbose=0,
+        )
         return timer.seconds
 
     measured = measure_throughput(
-        train_epochs, lambda: model.predict(data.x_test, batch_size=settings.inference_batch, verbose=0),
-        len(data.y_train), data.n_test, settings)
+        train_epochs,
+        lambda: model.predict(data.x_test, batch_size=settings.inference_batch, verbose=0),
+        len(data.y_train),
+        data.n_test,
+        settings,
+    )
     return {**measured, **_versions(), "params": model.count_params()}
 
 
-def train(epochs: int, n_train: int | None = None, log_dir: str | None = None,
-          export_dir: str | None = None) -> dict:
+def train(epochs: int, n_train: int | None = None, log_dir: str | None = None, export_dir: str | None = None) -> dict:
     """Train the CNN with ``fit``; optionally log to TensorBoard, save a .keras file and export for inference."""
     model = _start()
     data = image_data(n_train=n_train)
     callbacks = [keras.callbacks.TensorBoard(log_dir=log_dir)] if log_dir else []
     start = time.perf_counter()
-    history = model.fit(data.x_train, data.y_train, batch_size=BATCH_SIZE, epochs=epochs, callbacks=callbacks,
-                        verbose=0)
+    history = model.fit(
+        data.x_train, data.y_train, batch_size=BATCH_SIZE, epochs=epochs, callbacks=callbacks, verbose=0
+    )
     train_seconds = time.perf_counter() - start
     logits = keras.ops.convert_to_numpy(model.predict(data.x_test, batch_size=1000, verbose=0))
-    result = {**_versions(), "losses": history.history["loss"], "train_seconds": train_seconds,
-              "test_accuracy": accuracy(logits, data.y_test), "n_train": len(data.y_train),
-              "params": model.count_params()}
+    result = {
+        **_versions(),
+        "losses": history.history["loss"],
+        "train_seconds": train_seconds,
+        "test_accuracy": accuracy(logits, data.y_test),
+        "n_train": len(data.y_train),
+        "params": model.count_params(),
+    }
     if export_dir:
         result["exports"] = export(model, Path(export_dir), logits)
     return result
@@ -122,7 +125,7 @@ def export(model: keras.Model, folder: Path, logits: np.ndarray) -> dict[str, st
 
 def reload(folder: str, keras_file: str) -> dict:
     """In a fresh process, on this process's backend: load a .keras file and predict the test set."""
-    setup(SEED)
+    setup("keras", seed=SEED)
     model = keras.saving.load_model(Path(folder) / keras_file)
     logits = keras.ops.convert_to_numpy(model.predict(scaled_test_images(), batch_size=1000, verbose=0))
     name = f"{keras_file}_on_{keras.backend.backend()}.npy"
@@ -131,14 +134,13 @@ def reload(folder: str, keras_file: str) -> dict:
 
 
 def shape_bug() -> dict:
-    """Build the CNN with one shape bug, and describe the error it raises."""
-    setup(SEED)
+    """Build the notebook's CNN with one shape bug planted, and describe the error it raises."""
+    source_file = config.PROJECT_ROOT / "runs" / "claims-debugging" / "keras_cnn_with_bug.py"
     try:
-        model = build_cnn(flatten=layers.Reshape((7 * 7 * 64,)))  # BUG: the features are 5 × 5 × 64
-        model(image_data(n_train=BATCH_SIZE).x_train)
+        _notebook(bug=SHAPE_BUG, source_file=source_file)
     except Exception as error:  # the point is to look at whatever it raises
-        return {**_versions(), "cases": [{"mode": "Sequential", "error": describe_error(error, __file__)}]}
-    raise AssertionError("the buggy model ran without an error")
+        return {**_versions(), "cases": [{"mode": "Sequential", "error": describe_error(error, source_file)}]}
+    raise AssertionError("the buggy model was built without an error")
 
 
 def graphs() -> dict:

@@ -13,17 +13,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from . import config, data
-from .system import usable_cpus
+from course_utils import config, data
+from course_utils.system import memory_limit_bytes, usable_cpus
 
 # What each child process imports; Keras runs on TensorFlow, so one process checks both.
 PROBES = {"PyTorch": "torch", "TensorFlow and Keras": "tensorflow, keras"}
-PROBE_CODE = ("import json, {modules}; import course_utils as course; threads = course.setup(); "
-              "info = course.describe_environment(); info['threads'] = threads; print(json.dumps(info))")
-CGROUP_V2_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
-CGROUP_V1_MEMORY_LIMIT = Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+PROBE_CODE = (
+    "import json, {modules}; import course_utils as course; threads = course.setup(); "
+    "info = course.describe_environment(); info['threads'] = threads; print(json.dumps(info))"
+)
 
 
 @dataclass
@@ -48,7 +47,9 @@ class Probe:
             gpu = f"{gpus} GPU{'s' if gpus != 1 else ''}" if gpus else "no GPU"
             lines.append(f"TensorFlow {info['tensorflow']}: {_threads(info)}, {gpu}")
         if "keras" in info:
-            lines.append(f"Keras {info['keras']} on the {info['keras_backend']} backend, with TensorFlow's threads and GPUs")
+            lines.append(
+                f"Keras {info['keras']} on the {info['keras_backend']} backend, with TensorFlow's threads and GPUs"
+            )
         lines[-1] += f"   (imported in {self.seconds:.1f} s)"
         return lines
 
@@ -62,8 +63,13 @@ def probe(name: str, modules: str, timeout: float = 300) -> Probe:
     start = time.perf_counter()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
-        done = subprocess.run([sys.executable, "-c", PROBE_CODE.format(modules=modules)], capture_output=True,
-                              text=True, timeout=timeout, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE_CODE.format(modules=modules)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         return Probe(name, time.perf_counter() - start, {}, f"importing took over {timeout:.0f} s")
     seconds = time.perf_counter() - start
@@ -73,19 +79,6 @@ def probe(name: str, modules: str, timeout: float = 300) -> Probe:
     return Probe(name, seconds, json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def memory_limit_bytes() -> int | None:
-    """The memory this container may use (its cgroup limit, as on mybinder.org), or None without one."""
-    for path in (CGROUP_V2_MEMORY_MAX, CGROUP_V1_MEMORY_LIMIT):
-        try:
-            text = path.read_text().strip()
-        except OSError:
-            continue
-        # cgroup v1 writes "no limit" as a huge number
-        if text != "max" and int(text) < 1 << 60:
-            return int(text)
-    return None
-
-
 def machine_lines() -> list[str]:
     """Python, CPUs, memory, and the course's mode, as readable lines."""
     import psutil
@@ -93,11 +86,16 @@ def machine_lines() -> list[str]:
     total = psutil.virtual_memory().total
     limit = memory_limit_bytes()
     memory = f"{min(total, limit or total) / 2**30:.1f} GB" + (" (container limit)" if limit and limit < total else "")
-    mode = ("fast mode (COURSE_FAST=1): the bundled sample, few epochs" if config.fast_mode()
-            else "full mode: the full dataset and epochs")
-    return [f"Python {sys.version.split()[0]} on {sys.platform}",
-            f"CPUs: {usable_cpus()} usable of the {os.cpu_count()} the machine reports; memory: {memory}",
-            f"The course runs in {mode}; dataset: {config.dataset_name()}"]
+    mode = (
+        "fast mode (COURSE_FAST=1): the bundled sample, few epochs"
+        if config.fast_mode()
+        else "full mode: the full dataset and epochs"
+    )
+    return [
+        f"Python {sys.version.split()[0]} on {sys.platform}",
+        f"CPUs: {usable_cpus()} usable of the {os.cpu_count()} the machine reports; memory: {memory}",
+        f"The course runs in {mode}; dataset: {config.dataset_name()}",
+    ]
 
 
 def data_lines() -> list[str]:
@@ -105,11 +103,16 @@ def data_lines() -> list[str]:
     lines = []
     for spec in data.SPECS.values():
         where = data.find_on_disk(spec)
-        lines.append(f"{spec.name}: on disk in {where}" if where else
-                     f"{spec.name}: not on disk yet; full mode downloads it when first needed. "
-                     + data.how_to_get(spec.name))
-    lines.append(f"the bundled sample: {'present' if config.SAMPLE_PATH.is_file() else 'MISSING'} "
-                 f"({config.SAMPLE_PATH.name}, used by fast mode and when offline)")
+        lines.append(
+            f"{spec.name}: on disk in {where}"
+            if where
+            else f"{spec.name}: not on disk yet; full mode downloads it when first needed. "
+            + data.how_to_get(spec.name)
+        )
+    lines.append(
+        f"the bundled sample: {'present' if config.SAMPLE_PATH.is_file() else 'MISSING'} "
+        f"({config.SAMPLE_PATH.name}, used by fast mode and when offline)"
+    )
     return lines
 
 

@@ -9,8 +9,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import agreement, config, data, notebooks, results, system
-from .tasks import FRAMEWORKS, TASKS
+from course_utils import config, data, results, system
+from course_utils.tasks import FRAMEWORKS, TASKS
+
+from . import agreement, data_import, notebooks, tables
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -32,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"    {outcome.error}", flush=True)
             failures.append(outcome)
     print()
-    print(results.side_by_side(results.load_results()))
+    print(tables.summary_table(results.load_results()))
     # The three frameworks of a task must agree, judged on this run's records only.
     this_run = [record for record in results.read_records() if record.get("recorded_at", "") >= started]
     verdicts = agreement.check_runs(this_run)
@@ -59,13 +61,24 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
     dataset, why = (args.dataset, "as asked") if args.dataset else _full_size_dataset()
-    env = {"COURSE_DATASET": dataset, "COURSE_FAST": "0", "COURSE_RESULTS_DIR": str(folder),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    paths = [folder_ / f"{framework}.ipynb" for folder_ in notebooks.task_folders()
-             if folder_.name.split("_", 1)[1] in args.tasks
-             for framework in args.frameworks if (folder_ / f"{framework}.ipynb").is_file()]
-    print(f"Benchmarking {len(paths)} notebooks on the full {dataset} ({why}) with {system.usable_cpus()} "
-          f"usable CPU cores; records in {folder}", flush=True)
+    env = {
+        "COURSE_DATASET": dataset,
+        "COURSE_FAST": "0",
+        "COURSE_RESULTS_DIR": str(folder),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    paths = [
+        folder_ / f"{framework}.ipynb"
+        for folder_ in notebooks.task_folders()
+        if folder_.name.split("_", 1)[1] in args.tasks
+        for framework in args.frameworks
+        if (folder_ / f"{framework}.ipynb").is_file()
+    ]
+    print(
+        f"Benchmarking {len(paths)} notebooks on the full {dataset} ({why}) with {system.usable_cpus()} "
+        f"usable CPU cores; records in {folder}",
+        flush=True,
+    )
     failed = 0
     for number, path in enumerate(paths, 1):
         print(f"[{number}/{len(paths)}] {_relative(path)} ...", end=" ", flush=True)
@@ -73,10 +86,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
         failed += not outcome.ok
     print()
-    print(results.benchmark_table(results.load_results(folder)))
+    print(tables.benchmark_table(results.load_results(folder)))
     if args.compare_with:
         print(f"\nBefore ({args.compare_with}) and after (this run):")
-        print(results.before_after_table(results.load_results(Path(args.compare_with)), results.load_results(folder)))
+        print(tables.before_after_table(results.load_results(Path(args.compare_with)), results.load_results(folder)))
     return 1 if failed else 0
 
 
@@ -88,21 +101,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
     paths = [Path(p).resolve() for p in args.notebooks] or [
-        folder_ / f"{framework}.ipynb" for folder_ in notebooks.task_folders() for framework in FRAMEWORKS]
+        folder_ / f"{framework}.ipynb" for folder_ in notebooks.task_folders() for framework in FRAMEWORKS
+    ]
     mode = "fast mode (bundled sample)" if args.fast else "full mode"
-    print(f"Running {len(paths)} notebooks under seeds {', '.join(map(str, args.seeds))} in {mode}; "
-          f"records in {folder}", flush=True)
+    print(
+        f"Running {len(paths)} notebooks under seeds {', '.join(map(str, args.seeds))} in {mode}; records in {folder}",
+        flush=True,
+    )
     failed, runs = [], [(path, seed) for path in paths for seed in args.seeds]
     for number, (path, seed) in enumerate(runs, 1):
-        env = {"COURSE_SEED": str(seed), "COURSE_FAST": "1" if args.fast else "0",
-               "COURSE_RESULTS_DIR": str(folder), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = {
+            "COURSE_SEED": str(seed),
+            "COURSE_FAST": "1" if args.fast else "0",
+            "COURSE_RESULTS_DIR": str(folder),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
         print(f"[{number}/{len(runs)}] {_relative(path)}, seed {seed} ...", end=" ", flush=True)
         outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
         print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
         if not outcome.ok:
             failed.append(f"{_relative(path)}, seed {seed}: {outcome.error}")
     print()
-    print(results.sweep_table(results.load_results(folder, latest=False)))
+    print(tables.sweep_table(results.load_results(folder, latest=False)))
     # A run whose check failed wrote no record, so the table above leaves it out: list it here.
     for failure in failed:
         print(f"not in the table, its check failed: {failure}")
@@ -121,14 +141,16 @@ def cmd_claims(args: argparse.Namespace) -> int:
     elif not config.fast_mode() and "COURSE_DATASET" not in os.environ:
         os.environ["COURSE_DATASET"], why = _full_size_dataset()
         print(f"Dataset: {os.environ['COURSE_DATASET']} ({why})")
-    from . import claims
-    from .checks import CheckFailed
+    import course_claims as claims
+    from course_utils.checks import CheckFailed
 
     names = args.claims or list(claims.EXPERIMENTS)
     unknown = sorted(set(names) - set(claims.EXPERIMENTS))
     if unknown:
-        print(f"error: no claim called {', '.join(unknown)}; choose from {', '.join(claims.EXPERIMENTS)}.",
-              file=sys.stderr)
+        print(
+            f"error: no claim called {', '.join(unknown)}; choose from {', '.join(claims.EXPERIMENTS)}.",
+            file=sys.stderr,
+        )
         return 2
     mode = "fast mode (small data, few repeats)" if config.fast_mode() else f"full mode ({config.dataset_name()})"
     print(f"Testing {len(names)} claims in {mode}", flush=True)
@@ -155,12 +177,14 @@ def cmd_data(args: argparse.Namespace) -> int:
     """Download, or import from a folder, and verify a dataset into the cache, so later runs need no network."""
     spec = data.SPECS[args.dataset]
     try:
-        paths = data.import_files(spec, Path(args.source)) if args.source else data.ensure_files(spec)
+        paths = data_import.import_files(spec, Path(args.source)) if args.source else data.ensure_files(spec)
     except data.DataError as error:
-        status = ("The full dataset already in the cache is complete and verified: the notebooks use it."
-                  if data.cache_is_complete(spec)
-                  else "Nothing broken was kept. Until all four files are there, the notebooks use the bundled "
-                       f"sample. {data.how_to_get(args.dataset)}")
+        status = (
+            "The full dataset already in the cache is complete and verified: the notebooks use it."
+            if data_import.cache_is_complete(spec)
+            else "Nothing broken was kept. Until all four files are there, the notebooks use the bundled "
+            f"sample. {data.how_to_get(args.dataset)}"
+        )
         print(f"error: {error}\n\n{status}", file=sys.stderr)
         return 1
     folder = sorted({str(path.parent) for path in paths.values()})
@@ -185,8 +209,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
         if args.record:
             with tempfile.TemporaryDirectory() as scratch:
                 executed = Path(scratch) / path.name
-                outcome = notebooks.run_notebook(path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": scratch},
-                                                 save_to=executed)
+                outcome = notebooks.run_notebook(
+                    path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": scratch}, save_to=executed
+                )
                 if not outcome.ok:
                     print(f"not recorded {_relative(path)}: {outcome.error}", file=sys.stderr)
                     status = 1
@@ -267,43 +292,64 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     bench = commands.add_parser("benchmark", help="train every task at full size; print time, accuracy, memory")
-    bench.add_argument("--dataset", choices=sorted(data.SPECS),
-                       help="full-size dataset to train on (default: mnist when it is on disk, else fashion_mnist)")
+    bench.add_argument(
+        "--dataset",
+        choices=sorted(data.SPECS),
+        help="full-size dataset to train on (default: mnist when it is on disk, else fashion_mnist)",
+    )
     bench.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     bench.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
     bench.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
-    bench.add_argument("--compare-with", metavar="FOLDER",
-                       help="an earlier benchmark's records folder: print seconds per epoch before and after")
+    bench.add_argument(
+        "--compare-with",
+        metavar="FOLDER",
+        help="an earlier benchmark's records folder: print seconds per epoch before and after",
+    )
     bench.set_defaults(handler=cmd_benchmark)
 
     sweep = commands.add_parser("sweep", help="run task notebooks under several seeds; print accuracy per seed")
     sweep.add_argument("notebooks", nargs="*", help="task notebooks to run (default: all nine), in this order")
-    sweep.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44, 45, 46],
-                       help="seeds, set as COURSE_SEED (default: 42 to 46)")
+    sweep.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[42, 43, 44, 45, 46],
+        help="seeds, set as COURSE_SEED (default: 42 to 46)",
+    )
     sweep.add_argument("--fast", action="store_true", help="the bundled sample and few epochs (COURSE_FAST=1)")
     sweep.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
     sweep.set_defaults(handler=cmd_sweep)
 
     claims_ = commands.add_parser("claims", help="test the blog claims (speed, backends, graphs, ...); print tables")
-    claims_.add_argument("claims", nargs="*", help="any of speed, backends, graphs, debugging, tensorboard, "
-                                                   "deployment (default: all)")
+    claims_.add_argument(
+        "claims", nargs="*", help="any of speed, backends, graphs, debugging, tensorboard, deployment (default: all)"
+    )
     claims_.add_argument("--fast", action="store_true", help="tiny data and few repeats (COURSE_FAST=1)")
-    claims_.add_argument("--dataset", choices=sorted(data.SPECS),
-                         help="dataset (COURSE_DATASET; in full mode, mnist when on disk, else fashion_mnist)")
+    claims_.add_argument(
+        "--dataset",
+        choices=sorted(data.SPECS),
+        help="dataset (COURSE_DATASET; in full mode, mnist when on disk, else fashion_mnist)",
+    )
     claims_.set_defaults(handler=cmd_claims)
 
     fetch = commands.add_parser("data", help="download (or import with --from) and verify a dataset into the cache")
-    fetch.add_argument("--dataset", choices=sorted(data.SPECS), default="mnist",
-                       help="which dataset to fetch (default: mnist)")
-    fetch.add_argument("--from", dest="source", metavar="FOLDER",
-                       help="import the four IDX files from this folder (gzip-compressed or not) instead of "
-                            "downloading them; each is checked by the checksum of its contents")
+    fetch.add_argument(
+        "--dataset", choices=sorted(data.SPECS), default="mnist", help="which dataset to fetch (default: mnist)"
+    )
+    fetch.add_argument(
+        "--from",
+        dest="source",
+        metavar="FOLDER",
+        help="import the four IDX files from this folder (gzip-compressed or not) instead of "
+        "downloading them; each is checked by the checksum of its contents",
+    )
     fetch.set_defaults(handler=cmd_data)
 
     clean = commands.add_parser("clean", help="strip outputs and counts from notebooks before a commit")
     clean.add_argument("notebooks", nargs="*")
-    clean.add_argument("--record", action="store_true",
-                       help="run each notebook in fast mode first, to record the outputs nbval checks")
+    clean.add_argument(
+        "--record", action="store_true", help="run each notebook in fast mode first, to record the outputs nbval checks"
+    )
     clean.set_defaults(handler=cmd_clean)
 
     build = commands.add_parser("student", help="build the student notebooks: solutions replaced by stubs")

@@ -1,7 +1,7 @@
 """Experiments that test what blog posts claim about Keras, TensorFlow and PyTorch.
 
 One module per claim. Each runs its experiment in fresh worker processes (one per
-framework or Keras backend, see :mod:`course_utils.workers`) and returns a report: tables,
+framework or Keras backend, see :mod:`course_claims.workers`) and returns a report: tables,
 a verdict worked out from the numbers, and ``check()``, which raises
 :class:`~course_utils.checks.CheckFailed` when something real is missing.
 
@@ -14,8 +14,10 @@ a verdict worked out from the numbers, and ``check()``, which raises
 | "PyTorch has no monitoring tool like TensorBoard"       | :func:`monitoring.log_to_tensorboard` |
 | "PyTorch exports to ONNX, TensorFlow deploys"           | :func:`deployment.export_and_reload` |
 
-The framework code lives in ``keras_cnn``, ``tensorflow_cnn`` and ``pytorch_cnn``, which
-only the workers import: importing this package imports no framework.
+The experiments train the CNN of ``notebooks/02_cnn``: ``keras_cnn``, ``tensorflow_cnn`` and
+``pytorch_cnn`` run that notebook's cells tagged ``hyperparameters``, ``define-model`` and
+``train-step``, so the model a claim measures is the one the course teaches. Only the workers
+import those three modules: importing this package imports no framework.
 """
 
 from .backends import compare_backends
@@ -34,5 +36,13 @@ EXPERIMENTS = {
     "deployment": export_and_reload,
 }
 
-__all__ = ["EXPERIMENTS", "SpeedSettings", "compare_backends", "export_and_reload", "log_to_tensorboard",
-           "measure_speed", "provoke_shape_bugs", "trace_graphs"]
+__all__ = [
+    "EXPERIMENTS",
+    "SpeedSettings",
+    "compare_backends",
+    "export_and_reload",
+    "log_to_tensorboard",
+    "measure_speed",
+    "provoke_shape_bugs",
+    "trace_graphs",
+]

@@ -13,28 +13,30 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from . import config
+from course_utils import config
+from course_utils.cells import course_notebooks
+from course_utils.tasks import TASKS
+
+__all__ = [
+    "CHECK_OUTPUT_MARK",
+    "ChildMemorySampler",
+    "RunOutcome",
+    "clean",
+    "course_notebooks",
+    "is_clean",
+    "run_notebook",
+    "task_folders",
+]
 
 CHECK_OUTPUT_MARK = "# NBVAL_CHECK_OUTPUT"
-
-
-def course_notebooks(root: Path | None = None) -> list[Path]:
-    """Every notebook of the course, sorted by path: the numbered folders are the order to take them in."""
-    root = root or config.NOTEBOOKS_DIR
-    return sorted(path for path in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts)
 
 
 def task_folders(root: Path | None = None) -> list[Path]:
     """The paired-task folders, such as ``notebooks/01_mlp``, which hold one notebook per framework."""
     root = root or config.NOTEBOOKS_DIR
-    return sorted(folder for folder in root.glob("[0-9][0-9]_*")
-                  if folder.is_dir() and folder.name.split("_", 1)[1] in _task_names())
-
-
-def _task_names() -> set[str]:
-    from .tasks import TASKS
-
-    return set(TASKS)
+    return sorted(
+        folder for folder in root.glob("[0-9][0-9]_*") if folder.is_dir() and folder.name.split("_", 1)[1] in TASKS
+    )
 
 
 @dataclass
@@ -88,8 +90,9 @@ class ChildMemorySampler:
             self.peak_mb = max(self.peak_mb, total / 2**20)
 
 
-def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1800,
-                 save_to: Path | None = None) -> RunOutcome:
+def run_notebook(
+    path: Path, env: dict[str, str] | None = None, timeout: int = 1800, save_to: Path | None = None
+) -> RunOutcome:
     """Execute ``path`` top to bottom in a fresh kernel, in the notebook's own folder.
 
     ``env`` adds environment variables for the kernel (``COURSE_FAST`` and the like).
@@ -101,8 +104,9 @@ def run_notebook(path: Path, env: dict[str, str] | None = None, timeout: int = 1
         notebook = nbformat.read(path, as_version=4)
     except (OSError, nbformat.reader.NotJSONError, nbformat.ValidationError) as failure:
         return RunOutcome(path, 0.0, f"cannot read the notebook: {failure}")
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     error = None
     memory = ChildMemorySampler()
     try:
@@ -140,8 +144,9 @@ def clean(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
             # nbval skips a checked cell with no execution count, so it keeps a stable one.
             checked += 1
             cell.execution_count = checked
-            cell.outputs = [output for output in cell.outputs
-                            if output.output_type == "stream" and output.name == "stdout"]
+            cell.outputs = [
+                output for output in cell.outputs if output.output_type == "stream" and output.name == "stdout"
+            ]
         else:
             cell.execution_count = None
             cell.outputs = []
@@ -153,9 +158,3 @@ def is_clean(notebook: nbformat.NotebookNode) -> bool:
     import copy
 
     return clean(copy.deepcopy(notebook)) == notebook
-
-
-def tagged_source(path: Path, tag: str) -> str:
-    """The source of the cells of ``path`` tagged ``tag``, joined; used to show code side by side."""
-    notebook = nbformat.read(path, as_version=4)
-    return "\n\n".join(cell.source for cell in notebook.cells if tag in cell.metadata.get("tags", []))

@@ -2,7 +2,7 @@
 
 The claims experiments compare frameworks that must not share a process: Keras fixes its
 backend when it is first imported, and a process's peak memory belongs to everything it
-loaded. So each experiment runs as ``python -m course_utils.workers MODULE FUNCTION``, with
+loaded. So each experiment runs as ``python -m course_claims.workers MODULE FUNCTION``, with
 its keyword arguments and its result passed as JSON files (stdout is left to the frameworks'
 chatter). The worker adds its wall time and peak resident memory to the result.
 """
@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import config
-from .results import peak_memory_mb
+from course_utils import config
+from course_utils.results import peak_memory_mb
 
 PACKAGE = __name__.rsplit(".", 1)[0]
 OUTPUT_TAIL_LINES = 25
@@ -30,11 +30,12 @@ class WorkerFailed(RuntimeError):
     """A worker process ended without a result; the message holds the end of its output."""
 
 
-def run_worker(module: str, function: str, env: dict[str, str] | None = None, timeout: float = 3600,
-               **kwargs: object) -> dict:
+def run_worker(
+    module: str, function: str, env: dict[str, str] | None = None, timeout: float = 3600, **kwargs: object
+) -> dict:
     """Call ``module.function(**kwargs)`` in a fresh process and return its result dict.
 
-    ``module`` is a module of this package, such as ``"course_utils.claims_pytorch"``;
+    ``module`` is a module of this package, such as ``"course_claims.pytorch_cnn"``;
     ``env`` adds environment variables (``KERAS_BACKEND``...) to the worker's. The
     result gains ``worker_seconds``, ``peak_rss_mb`` (the worker's peak resident memory) and
     ``import_rss_mb`` (its peak right after importing ``module``, framework included), and
@@ -46,17 +47,18 @@ def run_worker(module: str, function: str, env: dict[str, str] | None = None, ti
         arguments, result = Path(folder) / "arguments.json", Path(folder) / "result.json"
         arguments.write_text(json.dumps(kwargs))
         command = [sys.executable, "-m", __name__, module, function, str(arguments), str(result)]
-        worker_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-                      **(env or {})}
+        worker_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), **(env or {})}
         try:
-            process = subprocess.run(command, env=worker_env, cwd=config.PROJECT_ROOT, capture_output=True,
-                                     text=True, timeout=timeout)
+            process = subprocess.run(
+                command, env=worker_env, cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             raise WorkerFailed(f"{module}.{function} ran past {timeout:.0f} s and was stopped.") from None
         if process.returncode != 0 or not result.is_file():
             tail = "\n".join((process.stdout + process.stderr).strip().splitlines()[-OUTPUT_TAIL_LINES:])
-            raise WorkerFailed(f"{module}.{function} failed (exit status {process.returncode}); "
-                               f"the end of its output:\n{tail}")
+            raise WorkerFailed(
+                f"{module}.{function} failed (exit status {process.returncode}); the end of its output:\n{tail}"
+            )
         return json.loads(result.read_text())
 
 
@@ -67,8 +69,13 @@ def main(argv: list[str]) -> int:
     loaded = importlib.import_module(module)
     imported_rss = peak_memory_mb()  # what importing the framework alone costs
     outcome = getattr(loaded, function)(**json.loads(Path(arguments).read_text()))
-    outcome = {**outcome, "worker_seconds": time.perf_counter() - start, "import_rss_mb": imported_rss,
-               "peak_rss_mb": peak_memory_mb(), "frameworks_loaded": sorted(set(FRAMEWORK_MODULES) & set(sys.modules))}
+    outcome = {
+        **outcome,
+        "worker_seconds": time.perf_counter() - start,
+        "import_rss_mb": imported_rss,
+        "peak_rss_mb": peak_memory_mb(),
+        "frameworks_loaded": sorted(set(FRAMEWORK_MODULES) & set(sys.modules)),
+    }
     Path(result).write_text(json.dumps(outcome))
     return 0
 

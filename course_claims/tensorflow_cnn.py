@@ -1,7 +1,7 @@
-"""The claims experiments in low-level TensorFlow: the course's CNN as a ``tf.Module``.
+"""The claims experiments in low-level TensorFlow: the CNN notebook's own ``tf.Module`` and training step.
 
-Eager, or with the training step under ``tf.function``. Imported only by worker
-processes (see :mod:`course_utils.workers`), never by the package.
+Eager, or with the step under ``tf.function`` as the notebook writes it. Imported only by
+worker processes (see :mod:`course_claims.workers`), never by the package.
 """
 
 from __future__ import annotations
@@ -12,93 +12,44 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ..checks import accuracy
-from ..system import setup
-from .common import (ADAM_EPSILON, BATCH_SIZE, CNN_DROPOUT, LEARNING_RATE, SEED, epoch_seconds, image_data,
-                     predict_in_batches, scaled_test_images)
+from course_utils import config
+from course_utils.checks import accuracy
+from course_utils.system import setup
+
+from .common import BATCH_SIZE, SEED, epoch_seconds, image_data, notebook_cnn, predict_in_batches, scaled_test_images
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
-FLAT_FEATURES = 5 * 5 * 64  # two valid 3×3 convolutions and two 2×2 poolings take 28×28 down to 5×5
 IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
+# The debugging claim's planted bug: the dense layer expects the feature maps of a model without pooling.
+SHAPE_BUG = (
+    "self.logits = Dense(5 * 5 * 64, 10)",
+    "self.logits = Dense(7 * 7 * 64, 10)  # BUG: the features are 5 × 5 × 64",
+)
 
 
-def glorot_uniform(shape):
-    receptive_field = int(np.prod(shape[:-2]))
-    fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
-    limit = np.sqrt(6 / (fan_in + fan_out))
-    return tf.random.uniform(shape, -limit, limit)
-
-
-class CNN(tf.Module):
-    def __init__(self, flat_features=FLAT_FEATURES):
-        super().__init__(name="cnn")
-        self.conv1 = tf.Variable(glorot_uniform((3, 3, 1, 32)), name="conv1")
-        self.conv1_bias = tf.Variable(tf.zeros([32]), name="conv1_bias")
-        self.conv2 = tf.Variable(glorot_uniform((3, 3, 32, 64)), name="conv2")
-        self.conv2_bias = tf.Variable(tf.zeros([64]), name="conv2_bias")
-        self.dense = tf.Variable(glorot_uniform((flat_features, 10)), name="dense")
-        self.dense_bias = tf.Variable(tf.zeros([10]), name="dense_bias")
-
-    def __call__(self, x, training=False):
-        x = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, self.conv1, 1, "VALID") + self.conv1_bias), 2, 2, "VALID")
-        x = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(x, self.conv2, 1, "VALID") + self.conv2_bias), 2, 2, "VALID")
-        x = tf.reshape(x, (tf.shape(x)[0], -1))
-        if training:
-            x = tf.nn.dropout(x, rate=CNN_DROPOUT)
-        return x @ self.dense + self.dense_bias
-
-
-class Adam(tf.Module):
-    """Adam (Kingma and Ba, 2015), with the same update as keras.optimizers.Adam."""
-
-    def __init__(self, variables, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=ADAM_EPSILON):
-        super().__init__(name="adam")
-        self.params = list(variables)
-        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
-        self.step = tf.Variable(0.0)
-        self.m = [tf.Variable(tf.zeros_like(v)) for v in self.params]
-        self.v = [tf.Variable(tf.zeros_like(v)) for v in self.params]
-
-    def apply_gradients(self, gradients):
-        self.step.assign_add(1.0)
-        scale = tf.sqrt(1 - self.beta_2**self.step) / (1 - self.beta_1**self.step)
-        for variable, gradient, m, v in zip(self.params, gradients, self.m, self.v):
-            m.assign(self.beta_1 * m + (1 - self.beta_1) * gradient)
-            v.assign(self.beta_2 * v + (1 - self.beta_2) * tf.square(gradient))
-            variable.assign_sub(self.learning_rate * scale * m / (tf.sqrt(v) + self.epsilon))
-
-
-def _start() -> CNN:
-    setup(SEED)
-    return CNN()
+def _notebook(**kwargs) -> dict:
+    """Seed, then run the CNN notebook's cells: ``model``, its ``optimizer`` and the traced ``train_step``."""
+    setup("tensorflow", seed=SEED)
+    return notebook_cnn("tensorflow", {"np": np, "tf": tf}, **kwargs)
 
 
 def _versions() -> dict:
     return {"framework": "tensorflow", "version": tf.__version__}
 
 
-def _params(model: CNN) -> int:
+def _params(model: tf.Module) -> int:
     return sum(int(tf.size(variable)) for variable in model.trainable_variables)
 
 
 def _batches(x: np.ndarray, y: np.ndarray, batch_size: int = BATCH_SIZE) -> tf.data.Dataset:
-    return (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=SEED).batch(batch_size)
-            .prefetch(tf.data.AUTOTUNE))
+    # Shuffled with the global seed that setup() set, as in the notebook.
+    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _trainer(model: CNN, compiled: bool):
-    """One epoch of training, with the step eager or traced into a graph by ``tf.function``."""
-    optimizer = Adam(model.trainable_variables, LEARNING_RATE)
-
-    def train_step(images, labels):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-        optimizer.apply_gradients(tape.gradient(loss, model.trainable_variables))
-        return loss
-
-    step = tf.function(train_step) if compiled else train_step
+def _trainer(notebook: dict, compiled: bool):
+    """One epoch of the notebook's step: traced by its ``@tf.function``, or its Python function run eagerly."""
+    step = notebook["train_step"] if compiled else notebook["train_step"].python_function
 
     def train_epoch(batches: tf.data.Dataset) -> float:
         return float(tf.reduce_mean([step(images, labels) for images, labels in batches]))
@@ -106,33 +57,37 @@ def _trainer(model: CNN, compiled: bool):
     return train_epoch
 
 
-
-
 def throughput(settings: dict, compiled: bool = False) -> dict:
     """Training and inference images per second, eager or with ``tf.function``."""
     settings = SpeedSettings(**settings)
-    model = _start()
+    notebook = _notebook()
+    model = notebook["model"]
     data = image_data()
-    train_epoch = _trainer(model, compiled)
+    train_epoch = _trainer(notebook, compiled)
     forward = tf.function(model.__call__, input_signature=[IMAGES]) if compiled else model
 
     def train_epochs(size: int, count: int) -> list[float]:
-        return epoch_seconds(train_epoch, _batches(data.x_train[:size], data.y_train[:size], settings.batch_size),
-                             count)
+        return epoch_seconds(
+            train_epoch, _batches(data.x_train[:size], data.y_train[:size], settings.batch_size), count
+        )
 
-    measured = measure_throughput(train_epochs,
-                                  lambda: predict_in_batches(forward, data.x_test, settings.inference_batch),
-                                  len(data.y_train), data.n_test, settings)
+    measured = measure_throughput(
+        train_epochs,
+        lambda: predict_in_batches(forward, data.x_test, settings.inference_batch),
+        len(data.y_train),
+        data.n_test,
+        settings,
+    )
     return {**measured, **_versions(), "params": _params(model)}
 
 
-def train(epochs: int, n_train: int | None = None, log_dir: str | None = None,
-          export_dir: str | None = None) -> dict:
+def train(epochs: int, n_train: int | None = None, log_dir: str | None = None, export_dir: str | None = None) -> dict:
     """Train the CNN with tf.function; optionally log to TensorBoard and export a SavedModel."""
-    model = _start()
+    notebook = _notebook()
+    model = notebook["model"]
     data = image_data(n_train=n_train)
     batches = _batches(data.x_train, data.y_train)
-    train_epoch = _trainer(model, compiled=True)
+    train_epoch = _trainer(notebook, compiled=True)
     writer = tf.summary.create_file_writer(str(Path(log_dir) / "train")) if log_dir else None
     losses, start = [], time.perf_counter()
     for epoch in range(epochs):
@@ -144,15 +99,20 @@ def train(epochs: int, n_train: int | None = None, log_dir: str | None = None,
     if writer:
         writer.close()
     logits = predict_in_batches(model, data.x_test)
-    result = {**_versions(), "losses": losses, "train_seconds": train_seconds,
-              "test_accuracy": accuracy(logits, data.y_test), "n_train": len(data.y_train),
-              "params": _params(model)}
+    result = {
+        **_versions(),
+        "losses": losses,
+        "train_seconds": train_seconds,
+        "test_accuracy": accuracy(logits, data.y_test),
+        "n_train": len(data.y_train),
+        "params": _params(model),
+    }
     if export_dir:
         result["exports"] = export(model, Path(export_dir), logits)
     return result
 
 
-def export(model: CNN, folder: Path, logits: np.ndarray) -> dict[str, str]:
+def export(model: tf.Module, folder: Path, logits: np.ndarray) -> dict[str, str]:
     """Save a SavedModel with a ``serve`` signature, and a TensorFlow Lite file converted from it."""
     folder.mkdir(parents=True, exist_ok=True)
     model.serve = tf.function(model.__call__, input_signature=[IMAGES])
@@ -168,7 +128,7 @@ def reload(folder: str, saved_models: dict[str, str], tflite: str | None = None)
 
     ``saved_models`` maps a name to a SavedModel folder whose ``serve`` function takes the images.
     """
-    setup(SEED)
+    setup("tensorflow", seed=SEED)
     folder = Path(folder)
     x_test = scaled_test_images()
     outputs = {}
@@ -197,16 +157,16 @@ def _run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def shape_bug() -> dict:
-    """Run the CNN built with one shape bug, eagerly and traced, and describe the errors they raise."""
-    setup(SEED)
-    model = CNN(flat_features=7 * 7 * 64)  # BUG: the features are 5 × 5 × 64 (valid convolutions shrink)
+    """Run the notebook's CNN with one shape bug planted, eagerly and traced, and describe the errors they raise."""
+    source_file = config.PROJECT_ROOT / "runs" / "claims-debugging" / "tensorflow_cnn_with_bug.py"
+    model = _notebook(bug=SHAPE_BUG, source_file=source_file)["model"]
     images = image_data(n_train=BATCH_SIZE).x_train
     cases = []
     for mode, forward in (("eager", model), ("tf.function", tf.function(model.__call__))):
         try:
             forward(images)
         except Exception as error:  # the point is to look at whatever it raises
-            cases.append({"mode": mode, "error": describe_error(error, __file__)})
+            cases.append({"mode": mode, "error": describe_error(error, source_file)})
         else:
             raise AssertionError(f"the buggy model ran without an error ({mode})")
     return {**_versions(), "cases": cases}
@@ -223,7 +183,7 @@ def halve_until_small(x):
 
 def graphs() -> dict:
     """tf.function's tracing and retracing, counted; and a data-dependent loop that AutoGraph turns into a graph."""
-    setup(SEED)
+    setup("tensorflow", seed=SEED)
     traced_with = []
 
     @tf.function
@@ -231,18 +191,25 @@ def graphs() -> dict:
         traced_with.append(f"x of shape {x.shape}, factor {factor!r}")  # Python runs only while tracing
         return x * factor
 
-    calls = [("a tensor of shape [2], Python float 2.0", tf.ones([2]), 2.0),
-             ("the same again", tf.ones([2]), 2.0),
-             ("a new shape, [3]", tf.ones([3]), 2.0),
-             ("a new Python float, 3.0", tf.ones([3]), 3.0),
-             ("the factor as a tensor, 3.0", tf.ones([3]), tf.constant(3.0)),
-             ("another tensor factor, 4.0", tf.ones([3]), tf.constant(4.0))]
+    calls = [
+        ("a tensor of shape [2], Python float 2.0", tf.ones([2]), 2.0),
+        ("the same again", tf.ones([2]), 2.0),
+        ("a new shape, [3]", tf.ones([3]), 2.0),
+        ("a new Python float, 3.0", tf.ones([3]), 3.0),
+        ("the factor as a tensor, 3.0", tf.ones([3]), tf.constant(3.0)),
+        ("another tensor factor, 4.0", tf.ones([3]), tf.constant(4.0)),
+    ]
     rows = []
     for label, x, factor in calls:
         before = scale.experimental_get_tracing_count()
         scale(x, factor)
-        rows.append({"call": label, "traced": scale.experimental_get_tracing_count() > before,
-                     "traces so far": scale.experimental_get_tracing_count()})
+        rows.append(
+            {
+                "call": label,
+                "traced": scale.experimental_get_tracing_count() > before,
+                "traces so far": scale.experimental_get_tracing_count(),
+            }
+        )
     general = tf.function(lambda x: x * 2.0, input_signature=[tf.TensorSpec([None], tf.float32)])
     for size in (2, 3, 4, 5):
         general(tf.ones([size]))

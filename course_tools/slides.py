@@ -48,8 +48,9 @@ def write_slides(path: Path, out: Path, execute: bool = False, reveal_prefix: st
     if execute:
         with tempfile.TemporaryDirectory() as scratch:
             executed = Path(scratch) / path.name
-            outcome = notebooks.run_notebook(path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": scratch},
-                                             save_to=executed)
+            outcome = notebooks.run_notebook(
+                path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": scratch}, save_to=executed
+            )
             if not outcome.ok:
                 raise RuntimeError(f"{path} did not run: {outcome.error}")
             notebook = nbformat.read(executed, as_version=4)

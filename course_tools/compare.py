@@ -12,14 +12,20 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import config, notebooks
-from .tasks import FRAMEWORK_NAMES, FRAMEWORKS, TASKS
+from course_utils import cells, config
+from course_utils.tasks import FRAMEWORK_NAMES, FRAMEWORKS, TASKS
+
+from . import notebooks
 
 if TYPE_CHECKING:
     import pandas as pd
 
-STEPS = {"define-model": "Define the model", "train-step": "One training step", "train-loop": "The training loop",
-         "evaluate": "Evaluate"}
+STEPS = {
+    "define-model": "Define the model",
+    "train-step": "One training step",
+    "train-loop": "The training loop",
+    "evaluate": "Evaluate",
+}
 EXERCISES = "## Exercises"
 # A framework's name as a string literal ("keras") is the only difference in lines that are otherwise shared.
 _FRAMEWORK_LITERAL = re.compile(r"""(["'])(?:keras|tensorflow|pytorch)\1""")
@@ -29,8 +35,9 @@ _API_NAME = re.compile(r"\b(?:keras|layers|tf|torch|nn|F)\.[A-Za-z_][\w.]*")
 
 def code_lines(source: str) -> list[str]:
     """The lines of ``source`` that are code: not blank, not only a comment, not an IPython magic."""
-    return [line.strip() for line in source.splitlines()
-            if line.strip() and not line.strip().startswith(("#", "%", "!"))]
+    return [
+        line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith(("#", "%", "!"))
+    ]
 
 
 def notebook_code(path: Path) -> str:
@@ -53,8 +60,10 @@ def framework_lines(sources: dict[str, str]) -> dict[str, list[str]]:
     framework's name in string literals is set aside: hyperparameters, loading the data,
     the checks. What remains is what the framework makes each notebook write.
     """
-    counts = {name: Counter(_FRAMEWORK_LITERAL.sub("<framework>", line) for line in code_lines(source))
-              for name, source in sources.items()}
+    counts = {
+        name: Counter(_FRAMEWORK_LITERAL.sub("<framework>", line) for line in code_lines(source))
+        for name, source in sources.items()
+    }
     shared = Counter()
     if counts:
         shared = next(iter(counts.values())).copy()
@@ -82,8 +91,11 @@ def paired_notebooks(root: Path | None = None) -> dict[str, dict[str, Path]]:
     """The paired notebooks that exist, by task and framework."""
     found = {}
     for folder in notebooks.task_folders(root):
-        paths = {framework: folder / f"{framework}.ipynb" for framework in FRAMEWORKS
-                 if (folder / f"{framework}.ipynb").is_file()}
+        paths = {
+            framework: folder / f"{framework}.ipynb"
+            for framework in FRAMEWORKS
+            if (folder / f"{framework}.ipynb").is_file()
+        }
         if paths:
             found[folder.name.split("_", 1)[1]] = paths
     return found
@@ -100,7 +112,7 @@ def lines_of_code(root: Path | None = None) -> pd.DataFrame:
         for framework, path in paths.items():
             row = {"task": task, "framework": framework}
             for tag in STEPS:
-                row[tag] = len(code_lines(notebooks.tagged_source(path, tag)))
+                row[tag] = len(code_lines(cells.tagged_code(path, tag)))
             row["framework lines"] = len(own[framework]) if own else None
             row["framework API names"] = len(api_names("\n".join(own.get(framework, [])))) if own else None
             row["all code lines"] = len(code_lines(sources[framework]))
@@ -117,9 +129,17 @@ def comparison_table(results: pd.DataFrame, loc: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     table = results.assign(seconds_per_epoch=results.train_seconds / results.epochs)
     table = table.merge(loc[["task", "framework", "framework lines"]], on=["task", "framework"], how="left")
-    columns = {"task": "task", "framework": "framework", "test_accuracy": "test accuracy",
-               "train_seconds": "training s", "seconds_per_epoch": "s per epoch", "params": "parameters",
-               "framework lines": "framework lines", "peak_memory_mb": "peak memory MB", "data_source": "data"}
+    columns = {
+        "task": "task",
+        "framework": "framework",
+        "test_accuracy": "test accuracy",
+        "train_seconds": "training s",
+        "seconds_per_epoch": "s per epoch",
+        "params": "parameters",
+        "framework lines": "framework lines",
+        "peak_memory_mb": "peak memory MB",
+        "data_source": "data",
+    }
     present = [column for column in columns if column in table]
     return table[present].rename(columns=columns).set_index(["task", "framework"])
 
@@ -127,8 +147,12 @@ def comparison_table(results: pd.DataFrame, loc: pd.DataFrame) -> pd.DataFrame:
 def missing_runs(results: pd.DataFrame, root: Path | None = None) -> list[Path]:
     """The paired notebooks that have no result record yet: run them to fill the table."""
     done = set(zip(results.get("task", []), results.get("framework", [])))
-    return [path for task, paths in paired_notebooks(root).items() for framework, path in paths.items()
-            if (task, framework) not in done]
+    return [
+        path
+        for task, paths in paired_notebooks(root).items()
+        for framework, path in paths.items()
+        if (task, framework) not in done
+    ]
 
 
 def relative(path: Path) -> str:
@@ -142,13 +166,20 @@ def plot_comparison(table: pd.DataFrame, loc: pd.DataFrame):
     """Bar charts, task by task, one bar per framework: accuracy, seconds per epoch, memory, framework lines."""
     import matplotlib.pyplot as plt
 
-    panels = [("test accuracy", table), ("s per epoch", table), ("peak memory MB", table),
-              ("framework lines", loc.set_index(["task", "framework"]))]
+    panels = [
+        ("test accuracy", table),
+        ("s per epoch", table),
+        ("peak memory MB", table),
+        ("framework lines", loc.set_index(["task", "framework"])),
+    ]
     panels = [(column, data) for column, data in panels if not data.empty and column in data]
     figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
     for axis, (column, data) in zip(axes[0], panels):
-        wide = data[column].unstack("framework").reindex(columns=[f for f in FRAMEWORKS if f in
-                                                                  data.index.get_level_values("framework")])
+        wide = (
+            data[column]
+            .unstack("framework")
+            .reindex(columns=[f for f in FRAMEWORKS if f in data.index.get_level_values("framework")])
+        )
         wide = wide.reindex([task for task in TASKS if task in wide.index])
         wide.plot.bar(ax=axis, rot=0, legend=False)
         axis.set_title(column)
@@ -164,10 +195,11 @@ def step_sources(task: str, root: Path | None = None) -> dict[str, dict[str, str
     """The code of each compared step of ``task``, per framework, from the notebooks' tagged cells."""
     paths = paired_notebooks(root).get(task)
     if not paths:
-        raise ValueError(f"no paired notebooks for task {task!r}; the tasks with notebooks are "
-                         f"{', '.join(paired_notebooks(root)) or 'none yet'}.")
-    return {tag: {framework: notebooks.tagged_source(path, tag) for framework, path in paths.items()}
-            for tag in STEPS}
+        raise ValueError(
+            f"no paired notebooks for task {task!r}; the tasks with notebooks are "
+            f"{', '.join(paired_notebooks(root)) or 'none yet'}."
+        )
+    return {tag: {framework: cells.tagged_code(path, tag) for framework, path in paths.items()} for tag in STEPS}
 
 
 def side_by_side(task: str, root: Path | None = None):
@@ -184,30 +216,41 @@ def side_by_side(task: str, root: Path | None = None):
     for tag, sources in step_sources(task, root).items():
         columns = []
         for framework, source in sources.items():
-            code = (highlight(source, PythonLexer(), formatter) if source.strip()
-                    else f"<i>no cell tagged {html.escape(tag)}</i>")
-            columns.append(widgets.HTML(
-                f"<b>{FRAMEWORK_NAMES[framework]}</b> ({len(code_lines(source))} lines)"
-                f"<div style='overflow-x:auto; font-size:85%'>{code}</div>",
-                layout=widgets.Layout(width=f"{100 / len(sources):.0f}%", padding="0 8px")))
+            code = (
+                highlight(source, PythonLexer(), formatter)
+                if source.strip()
+                else f"<i>no cell tagged {html.escape(tag)}</i>"
+            )
+            columns.append(
+                widgets.HTML(
+                    f"<b>{FRAMEWORK_NAMES[framework]}</b> ({len(code_lines(source))} lines)"
+                    f"<div style='overflow-x:auto; font-size:85%'>{code}</div>",
+                    layout=widgets.Layout(width=f"{100 / len(sources):.0f}%", padding="0 8px"),
+                )
+            )
         pages.append(widgets.HBox(columns))
     return widgets.Tab(children=pages, titles=list(STEPS.values()))
 
 
 def check_comparison(table: pd.DataFrame, loc: pd.DataFrame) -> None:
     """Every paired notebook shows its steps and has its lines counted; every recorded run is consistent."""
-    from .checks import CheckFailed
+    from course_utils.checks import CheckFailed
 
     if loc.empty:
         raise CheckFailed(f"no paired notebooks under {config.NOTEBOOKS_DIR}: the comparison has nothing to show.")
     for _, row in loc.iterrows():
         for tag in ("define-model", "train-step", "evaluate"):
             if not row[tag]:
-                raise CheckFailed(f"the {row['task']} notebook for {row['framework']} has no code cell tagged {tag!r}: "
-                                  "tag the cell so that this notebook can show it.")
+                raise CheckFailed(
+                    f"the {row['task']} notebook for {row['framework']} has no code cell tagged {tag!r}: "
+                    "tag the cell so that this notebook can show it."
+                )
     for (task, framework), row in table.iterrows():
         if not 0 < row["test accuracy"] <= 1 or row["parameters"] != TASKS[task].params[framework]:
-            raise CheckFailed(f"the {task}/{framework} record is inconsistent: accuracy {row['test accuracy']}, "
-                              f"{row['parameters']:,} parameters (the reference is {TASKS[task].params[framework]:,}).")
-    print("✓ every paired notebook has its compared steps tagged and its lines counted; "
-          "every run recorded is consistent")
+            raise CheckFailed(
+                f"the {task}/{framework} record is inconsistent: accuracy {row['test accuracy']}, "
+                f"{row['parameters']:,} parameters (the reference is {TASKS[task].params[framework]:,})."
+            )
+    print(
+        "✓ every paired notebook has its compared steps tagged and its lines counted; every run recorded is consistent"
+    )

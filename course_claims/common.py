@@ -15,17 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import config
-from ..checks import CheckFailed
-from ..data import load_dataset
-from ..tasks import TASKS
-from ..workers import WorkerFailed, run_worker
+import course_utils
+from course_utils import cells, config, system
+from course_utils.checks import CheckFailed
+from course_utils.data import load_dataset
+from course_utils.tasks import TASKS
 
-BATCH_SIZE = 128
-LEARNING_RATE = 1e-3
-ADAM_EPSILON = 1e-7
-CNN_DROPOUT = 0.5
-SEED = 42
+from .workers import WorkerFailed, run_worker
+
+# The CNN the experiments train is the task notebooks' own: their cells tagged with these tags.
+CNN_NOTEBOOKS = {framework: f"02_cnn/{framework}.ipynb" for framework in ("keras", "tensorflow", "pytorch")}
+MODEL_TAGS = ("hyperparameters", "define-model", "train-step")
+SEED = 42  # the seed the task notebooks pass to course.setup
 CNN_PARAMS = TASKS["cnn"].params["keras"]  # 34,826 in every framework
 # Within this factor, two speeds count as the same: runs on a busy machine vary more than that.
 SAME_SPEED = 1.15
@@ -35,8 +36,42 @@ EXPORT_TOLERANCE = 1e-4
 # The worker modules, one per framework, that hold the CNN and run the experiments.
 KERAS, TENSORFLOW, PYTORCH = (f"{__package__}.{name}_cnn" for name in ("keras", "tensorflow", "pytorch"))
 # Each framework's CNN worker, with the environment it runs in: (name, module, env).
-CNN_WORKERS = (("keras", KERAS, {"KERAS_BACKEND": "tensorflow"}), ("tensorflow", TENSORFLOW, {}),
-               ("pytorch", PYTORCH, {}))
+CNN_WORKERS = (
+    ("keras", KERAS, {"KERAS_BACKEND": "tensorflow"}),
+    ("tensorflow", TENSORFLOW, {}),
+    ("pytorch", PYTORCH, {}),
+)
+
+
+def notebook_cnn(
+    framework: str, namespace: dict, bug: tuple[str, str] | None = None, source_file: Path | None = None
+) -> dict:
+    """Run the CNN notebook's hyperparameter, model and training-step cells; return their names.
+
+    ``namespace`` holds what the notebook imported before those cells (the framework, NumPy,
+    ``device``). ``bug`` replaces one piece of the code by another, for the debugging claim;
+    ``source_file`` receives the code that runs, so that tracebacks can show its lines.
+    """
+    source = cells.tagged_code(CNN_NOTEBOOKS[framework], *MODEL_TAGS)
+    if bug is not None:
+        if bug[0] not in source:
+            raise ValueError(f"{CNN_NOTEBOOKS[framework]} no longer holds {bug[0]!r}: update the planted bug.")
+        source = source.replace(bug[0], bug[1])
+    filename = f"<{CNN_NOTEBOOKS[framework]}>"
+    if source_file is not None:
+        source_file.parent.mkdir(parents=True, exist_ok=True)
+        source_file.write_text(source + "\n")
+        filename = str(source_file)
+    return cells.run_code(source, {"course": course_utils, **namespace}, filename=filename)
+
+
+def cnn_hyperparameters() -> dict[str, object]:
+    """The CNN's hyperparameters (``BATCH_SIZE``...), read from the Keras notebook's cell: the same in all three."""
+    namespace = cells.run_code(cells.tagged_code(CNN_NOTEBOOKS["keras"], "hyperparameters"), {"course": course_utils})
+    return {name: value for name, value in namespace.items() if name.isupper()}
+
+
+BATCH_SIZE = cnn_hyperparameters()["BATCH_SIZE"]
 
 
 @dataclass(frozen=True)
@@ -96,8 +131,13 @@ def epoch_seconds(train_epoch: Callable[[object], object], batches: object, coun
 def image_data(channels_first: bool = False, n_train: int | None = None) -> ImageData:
     """The course's dataset for the CNN: ``(n, 28, 28, 1)``, or ``(n, 1, 28, 28)`` for PyTorch."""
     data = load_dataset()
-    return ImageData(_scaled(data.x_train[:n_train], channels_first), data.y_train[:n_train].astype("int64"),
-                     _scaled(data.x_test, channels_first), data.y_test.astype("int64"), data.source)
+    return ImageData(
+        _scaled(data.x_train[:n_train], channels_first),
+        data.y_train[:n_train].astype("int64"),
+        _scaled(data.x_test, channels_first),
+        data.y_test.astype("int64"),
+        data.source,
+    )
 
 
 def scaled_test_images(channels_first: bool = False) -> np.ndarray:
@@ -116,7 +156,7 @@ def predict_in_batches(forward: Callable[[np.ndarray], object], x: np.ndarray, b
     The test set at once would cost 865 MB for the first convolution's output alone, and
     Binder allows 2 GB.
     """
-    return np.concatenate([np.asarray(forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+    return np.concatenate([np.asarray(forward(x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
 
 
 def compare_outputs(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
@@ -124,12 +164,15 @@ def compare_outputs(reference: np.ndarray, other: np.ndarray) -> dict[str, float
     reference, other = np.asarray(reference), np.asarray(other)
     if reference.shape != other.shape:
         raise CheckFailed(f"outputs of shape {other.shape} cannot be compared with the original's {reference.shape}.")
-    return {"max_abs_difference": float(np.max(np.abs(reference - other))),
-            "same_prediction": float(np.mean(np.argmax(reference, 1) == np.argmax(other, 1)))}
+    return {
+        "max_abs_difference": float(np.max(np.abs(reference - other))),
+        "same_prediction": float(np.mean(np.argmax(reference, 1) == np.argmax(other, 1))),
+    }
 
 
-def run_jobs(jobs: Sequence[tuple[str, str, str, dict[str, str], dict]], desc: str,
-             parallel: bool = False) -> tuple[dict, dict]:
+def run_jobs(
+    jobs: Sequence[tuple[str, str, str, dict[str, str], dict]], desc: str, parallel: bool = False
+) -> tuple[dict, dict]:
     """Run ``(key, module, function, env, kwargs)`` jobs, each in a fresh process.
 
     One after another by default, so that no job's timing is disturbed by another's. With
@@ -149,8 +192,10 @@ def run_jobs(jobs: Sequence[tuple[str, str, str, dict[str, str], dict]], desc: s
             return key, None, str(error)
 
     outcomes = {}
-    with ThreadPoolExecutor(worker_slots() if parallel else 1) as pool, \
-            tqdm(total=len(jobs), desc=desc, unit="process") as progress:
+    with (
+        ThreadPoolExecutor(worker_slots() if parallel else 1) as pool,
+        tqdm(total=len(jobs), desc=desc, unit="process") as progress,
+    ):
         for key, result, failure in pool.map(run, jobs):
             outcomes[key] = (result, failure)
             progress.update()
@@ -165,9 +210,7 @@ MEMORY_PER_WORKER = 1536 * 2**20
 
 def worker_slots() -> int:
     """How many worker processes may run at once: two if two CPUs and their memory are free, else one."""
-    from ..system import usable_cpus
-
-    return 2 if usable_cpus() >= 2 and available_memory() >= 2 * MEMORY_PER_WORKER else 1
+    return 2 if system.usable_cpus() >= 2 and available_memory() >= 2 * MEMORY_PER_WORKER else 1
 
 
 def available_memory() -> int:
@@ -175,15 +218,8 @@ def available_memory() -> int:
     import psutil
 
     available = psutil.virtual_memory().available
-    for limit_file, usage_file in (("memory.max", "memory.current"),
-                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
-        try:
-            limit = int(Path("/sys/fs/cgroup", limit_file).read_text())
-            usage = int(Path("/sys/fs/cgroup", usage_file).read_text())
-        except (OSError, ValueError):  # no such cgroup file, or "max": no limit
-            continue
-        available = min(available, max(0, limit - usage))
-    return available
+    container = system.container_memory_free()
+    return available if container is None else min(available, container)
 
 
 def run_all(jobs: Sequence[tuple[str, str, str, dict[str, str], dict]], desc: str, parallel: bool = False) -> dict:
@@ -233,7 +269,7 @@ def source_between(module: str, first: str, last: str) -> str:
     end = next((number for number in range(start or 0, len(lines)) if last in lines[number]), None)
     if start is None or end is None:
         raise ValueError(f"{module} has no lines from {first!r} to {last!r}.")
-    return textwrap.dedent("\n".join(lines[start:end + 1]))
+    return textwrap.dedent("\n".join(lines[start : end + 1]))
 
 
 def _module_path(module: str) -> Path:

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import config
-from ..checks import CHANCE_ACCURACY, CheckFailed
+from course_utils import config
+from course_utils.checks import CHANCE_ACCURACY, CheckFailed
+
 from .common import CNN_PARAMS, EXPORT_TOLERANCE, KERAS, compare_outputs, output_folder, run_all, worker_slots
 
 if TYPE_CHECKING:
@@ -35,9 +36,13 @@ def probe_keras_backend(name: str) -> str:
     import subprocess
     import sys
 
-    process = subprocess.run([sys.executable, "-c", "import keras; print(keras.backend.backend())"],
-                             env={**os.environ, "KERAS_BACKEND": name, "TF_CPP_MIN_LOG_LEVEL": "2"},
-                             capture_output=True, text=True, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-c", "import keras; print(keras.backend.backend())"],
+        env={**os.environ, "KERAS_BACKEND": name, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if process.returncode == 0:
         return f"imports (backend {process.stdout.split()[-1]!r})"
     lines = [line for line in process.stderr.splitlines() if line.strip()]
@@ -61,11 +66,19 @@ class BackendsReport:
     def table(self) -> pd.DataFrame:
         import pandas as pd
 
-        rows = [{"backend": backend, "framework version": run["backend_version"],
-                 "parameters": run["params"], "first loss": round(run["losses"][0], 4),
-                 "last loss": round(run["losses"][-1], 4), "test accuracy": round(run["test_accuracy"], 4),
-                 "training s": round(run["train_seconds"], 1), "peak RSS MB": round(run["peak_rss_mb"])}
-                for backend, run in self.runs.items()]
+        rows = [
+            {
+                "backend": backend,
+                "framework version": run["backend_version"],
+                "parameters": run["params"],
+                "first loss": round(run["losses"][0], 4),
+                "last loss": round(run["losses"][-1], 4),
+                "test accuracy": round(run["test_accuracy"], 4),
+                "training s": round(run["train_seconds"], 1),
+                "peak RSS MB": round(run["peak_rss_mb"]),
+            }
+            for backend, run in self.runs.items()
+        ]
         return pd.DataFrame(rows).set_index("backend")
 
     @property
@@ -76,17 +89,25 @@ class BackendsReport:
         """For each other backend: how its predictions from the first backend's .keras file compare."""
         source = self.runs[self.source_backend]["exports"]
         reference = np.load(self.folder / source["reference"])
-        return {backend: compare_outputs(reference, np.load(self.folder / reload["outputs"][".keras"]))
-                for backend, reload in self.reloads.items()}
+        return {
+            backend: compare_outputs(reference, np.load(self.folder / reload["outputs"][".keras"]))
+            for backend, reload in self.reloads.items()
+        }
 
     def portability_table(self) -> pd.DataFrame:
         import pandas as pd
 
         file = self.runs[self.source_backend]["exports"][".keras"]
-        rows = [{"file": file, "trained on": self.source_backend, "loaded on": backend,
-                 "largest logit difference": f"{match['max_abs_difference']:.1e}",
-                 "same predicted class": f"{match['same_prediction']:.2%}"}
-                for backend, match in self.portability().items()]
+        rows = [
+            {
+                "file": file,
+                "trained on": self.source_backend,
+                "loaded on": backend,
+                "largest logit difference": f"{match['max_abs_difference']:.1e}",
+                "same predicted class": f"{match['same_prediction']:.2%}",
+            }
+            for backend, match in self.portability().items()
+        ]
         return pd.DataFrame(rows)
 
     def probe_table(self) -> pd.DataFrame:
@@ -101,18 +122,24 @@ class BackendsReport:
         lines = []
         if "torch" in self.runs:
             run = self.runs["torch"]
-            lines.append(f"Keras {run['version']} trained the CNN on PyTorch {run['backend_version']} here, to "
-                         f"{run['test_accuracy']:.1%} test accuracy: Keras does run on PyTorch.")
+            lines.append(
+                f"Keras {run['version']} trained the CNN on PyTorch {run['backend_version']} here, to "
+                f"{run['test_accuracy']:.1%} test accuracy: Keras does run on PyTorch."
+            )
         accuracies = ", ".join(f"{backend} {run['test_accuracy']:.1%}" for backend, run in self.runs.items())
         lines.append(f"The same code on {len(self.runs)} backends: test accuracy {accuracies}.")
         for backend, match in self.portability().items():
-            lines.append(f"The .keras file trained on {self.source_backend} predicts the same class on {backend} for "
-                         f"{match['same_prediction']:.1%} of the test images (largest logit difference "
-                         f"{match['max_abs_difference']:.1e}).")
+            lines.append(
+                f"The .keras file trained on {self.source_backend} predicts the same class on {backend} for "
+                f"{match['same_prediction']:.1%} of the test images (largest logit difference "
+                f"{match['max_abs_difference']:.1e})."
+            )
         failed = [name for name, outcome in self.probes.items() if not outcome.startswith("imports")]
         if failed:
-            lines.append(f"Keras {next(iter(self.runs.values()))['version']} does not start with "
-                         f"KERAS_BACKEND set to {', '.join(failed)} here.")
+            lines.append(
+                f"Keras {next(iter(self.runs.values()))['version']} does not start with "
+                f"KERAS_BACKEND set to {', '.join(failed)} here."
+            )
         return "\n".join(lines)
 
     def check(self) -> None:
@@ -120,15 +147,20 @@ class BackendsReport:
             raise CheckFailed(f"only {list(self.runs)} trained: the comparison needs two backends or more.")
         for backend, run in self.runs.items():
             if run["params"] != CNN_PARAMS or run["backend"] != backend:
-                raise CheckFailed(f"the {backend} run used backend {run['backend']!r} and {run['params']:,} "
-                                  f"parameters; expected {backend!r} and {CNN_PARAMS:,}.")
+                raise CheckFailed(
+                    f"the {backend} run used backend {run['backend']!r} and {run['params']:,} "
+                    f"parameters; expected {backend!r} and {CNN_PARAMS:,}."
+                )
             if not run["losses"][-1] < run["losses"][0] or run["test_accuracy"] < 5 * CHANCE_ACCURACY:
-                raise CheckFailed(f"Keras on {backend} did not learn: losses {run['losses']}, "
-                                  f"test accuracy {run['test_accuracy']:.3f}.")
+                raise CheckFailed(
+                    f"Keras on {backend} did not learn: losses {run['losses']}, "
+                    f"test accuracy {run['test_accuracy']:.3f}."
+                )
         for backend, match in self.portability().items():
             if match["max_abs_difference"] > EXPORT_TOLERANCE or match["same_prediction"] < 1:
-                raise CheckFailed(f"the .keras file trained on {self.source_backend} predicts differently on "
-                                  f"{backend}: {match}.")
+                raise CheckFailed(
+                    f"the .keras file trained on {self.source_backend} predicts differently on {backend}: {match}."
+                )
         print("✓ the same Keras code trained on every installed backend; its saved model loads on the others")
 
 
@@ -139,12 +171,16 @@ def compare_backends(epochs: int | None = None, n_train: int | None = None) -> B
     folder = output_folder("exports", "backends")
     backends = trainable_backends()
     train = {"epochs": epochs, "n_train": n_train, "export_dir": str(folder)}
-    runs = run_all([(backend, KERAS, "train", {"KERAS_BACKEND": backend}, train) for backend in backends],
-                   desc="train")
+    runs = run_all([(backend, KERAS, "train", {"KERAS_BACKEND": backend}, train) for backend in backends], desc="train")
     keras_file = runs[backends[0]]["exports"][".keras"]
-    reloads = run_all([(backend, KERAS, "reload", {"KERAS_BACKEND": backend},
-                        {"folder": str(folder), "keras_file": keras_file}) for backend in backends[1:]],
-                      desc="reload", parallel=True)
+    reloads = run_all(
+        [
+            (backend, KERAS, "reload", {"KERAS_BACKEND": backend}, {"folder": str(folder), "keras_file": keras_file})
+            for backend in backends[1:]
+        ],
+        desc="reload",
+        parallel=True,
+    )
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(worker_slots()) as pool:  # each fails within a second or two; none is timed

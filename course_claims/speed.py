@@ -14,10 +14,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import config
-from ..checks import CheckFailed
-from .common import (BATCH_SIZE, CNN_PARAMS, KERAS, PYTORCH, SAME_SPEED, TENSORFLOW, Spread, check_no_failures,
-                     ratio_phrase, run_jobs)
+from course_utils import config
+from course_utils.checks import CheckFailed
+
+from .common import (
+    BATCH_SIZE,
+    CNN_PARAMS,
+    KERAS,
+    PYTORCH,
+    SAME_SPEED,
+    TENSORFLOW,
+    Spread,
+    check_no_failures,
+    ratio_phrase,
+    run_jobs,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,8 +61,13 @@ SPEED_VARIANTS = (
     Variant("pytorch-compile", "PyTorch, torch.compile", PYTORCH, {"compiled": True}),
     # PyTorch's OpenMP threads spin while they wait for each other, which costs dearly on cores that
     # other programs share; this row shows how much the setting matters on this machine.
-    Variant("pytorch-eager-passive", "PyTorch, eager, OMP_WAIT_POLICY=PASSIVE", PYTORCH, {"compiled": False},
-            env={"OMP_WAIT_POLICY": "PASSIVE"}),
+    Variant(
+        "pytorch-eager-passive",
+        "PyTorch, eager, OMP_WAIT_POLICY=PASSIVE",
+        PYTORCH,
+        {"compiled": False},
+        env={"OMP_WAIT_POLICY": "PASSIVE"},
+    ),
 )
 
 
@@ -72,8 +88,13 @@ class SpeedSettings:
         return cls(sizes=(2048, 59904), repeats=3)
 
 
-def measure_throughput(train_epochs: Callable[[int, int], list[float]], predict: Callable[[], object],
-                       n_train: int, n_test: int, settings: SpeedSettings) -> dict:
+def measure_throughput(
+    train_epochs: Callable[[int, int], list[float]],
+    predict: Callable[[], object],
+    n_train: int,
+    n_test: int,
+    settings: SpeedSettings,
+) -> dict:
     """The timing protocol every framework's worker follows, so their numbers compare.
 
     ``train_epochs(n, count)`` trains ``count`` epochs on the first ``n`` training images
@@ -83,9 +104,11 @@ def measure_throughput(train_epochs: Callable[[int, int], list[float]], predict:
     as the cost a learner pays once.
     """
     if max(settings.sizes) > n_train:
-        raise ValueError(f"the training set has {n_train:,} images, fewer than the {max(settings.sizes):,} this "
-                         "measurement needs. Set COURSE_DATASET=fashion_mnist (or fetch MNIST with `course data`), "
-                         "or run in fast mode (COURSE_FAST=1).")
+        raise ValueError(
+            f"the training set has {n_train:,} images, fewer than the {max(settings.sizes):,} this "
+            "measurement needs. Set COURSE_DATASET=fashion_mnist (or fetch MNIST with `course data`), "
+            "or run in fast mode (COURSE_FAST=1)."
+        )
     cold_seconds = None
     train = {}
     for size in settings.sizes:
@@ -97,8 +120,11 @@ def measure_throughput(train_epochs: Callable[[int, int], list[float]], predict:
         start = time.perf_counter()
         predict()
         inference.append(n_test / (time.perf_counter() - start))
-    return {"train_images_per_second": train, "inference_images_per_second": inference[1:],
-            "first_epoch_seconds": cold_seconds}
+    return {
+        "train_images_per_second": train,
+        "inference_images_per_second": inference[1:],
+        "first_epoch_seconds": cold_seconds,
+    }
 
 
 @dataclass
@@ -126,25 +152,38 @@ class SpeedReport:
         for variant in self.variants:
             run = self.runs.get(variant.name)
             if run is None:
-                rows.append({"variant": variant.label, **dict.fromkeys(columns, "—"),
-                             "note": self._why_missing(variant)})
+                rows.append(
+                    {"variant": variant.label, **dict.fromkeys(columns, "—"), "note": self._why_missing(variant)}
+                )
                 continue
             trained = [str(Spread.of(run["train_images_per_second"][str(size)])) for size in self.settings.sizes]
-            rows.append({"variant": variant.label, **dict(zip(columns, trained)),
-                         "inference img/s": str(Spread.of(run["inference_images_per_second"])),
-                         "first epoch s": round(run["first_epoch_seconds"], 1),
-                         "peak RSS MB": round(run["peak_rss_mb"]), "note": ""})
+            rows.append(
+                {
+                    "variant": variant.label,
+                    **dict(zip(columns, trained)),
+                    "inference img/s": str(Spread.of(run["inference_images_per_second"])),
+                    "first epoch s": round(run["first_epoch_seconds"], 1),
+                    "peak RSS MB": round(run["peak_rss_mb"]),
+                    "note": "",
+                }
+            )
         return pd.DataFrame(rows).set_index("variant")
 
     def memory_table(self) -> pd.DataFrame:
         """Peak resident memory of each variant's process, and how much of it importing the framework took."""
         import pandas as pd
 
-        rows = [{"variant": variant.label, "after import MB": round(run["import_rss_mb"]),
-                 "peak MB": round(run["peak_rss_mb"]),
-                 "training and inference added MB": round(run["peak_rss_mb"] - run["import_rss_mb"]),
-                 "frameworks loaded": ", ".join(run["frameworks_loaded"])}
-                for variant in self.variants if (run := self.runs.get(variant.name))]
+        rows = [
+            {
+                "variant": variant.label,
+                "after import MB": round(run["import_rss_mb"]),
+                "peak MB": round(run["peak_rss_mb"]),
+                "training and inference added MB": round(run["peak_rss_mb"] - run["import_rss_mb"]),
+                "frameworks loaded": ", ".join(run["frameworks_loaded"]),
+            }
+            for variant in self.variants
+            if (run := self.runs.get(variant.name))
+        ]
         return pd.DataFrame(rows).set_index("variant")
 
     def _why_missing(self, variant: Variant) -> str:
@@ -162,17 +201,22 @@ class SpeedReport:
             return "Keras on TensorFlow or eager PyTorch was not measured, so there is no verdict."
         sizes = (self.settings.sizes[0], self.settings.sizes[-1])
         ratios = {size: self.median(keras, "train", size) / self.median(torch, "train", size) for size in sizes}
-        lines = [f"Training on {size:,} images, Keras on TensorFlow is {ratio_phrase(ratio)} than eager PyTorch "
-                 f"({self.median(keras, 'train', size):,.0f} against {self.median(torch, 'train', size):,.0f} "
-                 f"images/s)." for size, ratio in ratios.items()]
+        lines = [
+            f"Training on {size:,} images, Keras on TensorFlow is {ratio_phrase(ratio)} than eager PyTorch "
+            f"({self.median(keras, 'train', size):,.0f} against {self.median(torch, 'train', size):,.0f} "
+            f"images/s)."
+            for size, ratio in ratios.items()
+        ]
         predicting = self.median(keras, "inference") / self.median(torch, "inference")
         lines.append(f"Predicting, Keras is {ratio_phrase(predicting)} than PyTorch.")
         if "pytorch-eager-passive" in self.runs:
             passive = self.median("pytorch-eager-passive", "train", sizes[-1]) / self.median(torch, "train", sizes[-1])
             if passive > SAME_SPEED:
-                lines.append(f"With OMP_WAIT_POLICY=PASSIVE, eager PyTorch trains {passive:.1f}× faster: its threads "
-                             "lose time waiting for cores that other programs are using. Against that setting, Keras "
-                             f"is {ratio_phrase(ratios[sizes[-1]] / passive)} at {sizes[-1]:,} images.")
+                lines.append(
+                    f"With OMP_WAIT_POLICY=PASSIVE, eager PyTorch trains {passive:.1f}× faster: its threads "
+                    "lose time waiting for cores that other programs are using. Against that setting, Keras "
+                    f"is {ratio_phrase(ratios[sizes[-1]] / passive)} at {sizes[-1]:,} images."
+                )
         label = {variant.name: variant.label for variant in self.variants}
         fastest = max(self.runs, key=lambda name: self.median(name, "train", sizes[-1]))
         lines.append(f"The fastest trainer here, at {sizes[-1]:,} images, is {label[fastest]}.")
@@ -202,19 +246,25 @@ class SpeedReport:
             for size in self.settings.sizes:
                 numbers += run["train_images_per_second"][str(size)]
             if len(run["inference_images_per_second"]) != self.settings.repeats or not all(
-                    math.isfinite(number) and number > 0 for number in numbers):
+                math.isfinite(number) and number > 0 for number in numbers
+            ):
                 raise CheckFailed(f"{variant.label}'s measurements are incomplete or not positive: {run}")
             if run["params"] != CNN_PARAMS:
-                raise CheckFailed(f"{variant.label} timed a model of {run['params']:,} parameters, "
-                                  f"not the course's CNN of {CNN_PARAMS:,}.")
+                raise CheckFailed(
+                    f"{variant.label} timed a model of {run['params']:,} parameters, "
+                    f"not the course's CNN of {CNN_PARAMS:,}."
+                )
         print(f"✓ a throughput row for every installed variant, each timing the {CNN_PARAMS:,}-parameter CNN")
 
 
 def measure_speed(settings: SpeedSettings | None = None, variants: Sequence[Variant] = SPEED_VARIANTS) -> SpeedReport:
     """Time the same CNN on the same data in every variant, each in a fresh process, one after another."""
     settings = settings or SpeedSettings.for_mode()
-    jobs = [(variant.name, variant.module, "throughput", variant.env,
-             {"settings": asdict(settings), **variant.options}) for variant in variants if variant.available]
+    jobs = [
+        (variant.name, variant.module, "throughput", variant.env, {"settings": asdict(settings), **variant.options})
+        for variant in variants
+        if variant.available
+    ]
     runs, failures = run_jobs(jobs, desc="speed")
     return SpeedReport(settings, runs, failures, tuple(variants))
 
@@ -229,13 +279,25 @@ def plot_throughput(report: SpeedReport):
     panels.append(("predicting the test set", "inference", None))
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), sharey=False)
     for axis, (title, what, size) in zip(np.atleast_1d(axes), panels):
-        spreads = [Spread.of(report.runs[variant.name]["train_images_per_second"][str(size)] if what == "train"
-                             else report.runs[variant.name]["inference_images_per_second"]) for variant in measured]
+        spreads = [
+            Spread.of(
+                report.runs[variant.name]["train_images_per_second"][str(size)]
+                if what == "train"
+                else report.runs[variant.name]["inference_images_per_second"]
+            )
+            for variant in measured
+        ]
         medians = np.array([spread.median for spread in spreads])
-        errors = np.array([[spread.median - spread.low for spread in spreads],
-                           [spread.high - spread.median for spread in spreads]])
-        axis.barh([variant.label for variant in measured], medians, xerr=errors, capsize=3,
-                  color=[COLOURS[variant.module] for variant in measured])
+        errors = np.array(
+            [[spread.median - spread.low for spread in spreads], [spread.high - spread.median for spread in spreads]]
+        )
+        axis.barh(
+            [variant.label for variant in measured],
+            medians,
+            xerr=errors,
+            capsize=3,
+            color=[COLOURS[variant.module] for variant in measured],
+        )
         axis.invert_yaxis()
         axis.set_title(title)
         axis.set_xlabel("images per second (median, min–max)")

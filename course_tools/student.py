@@ -13,27 +13,19 @@ output could give the answer away.
 
 from __future__ import annotations
 
-import re
 import shutil
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from . import config
+from course_utils import config
+from course_utils.exercises.core import SolutionMarkerError, exercise_id, solution_regions
+
 from .notebooks import CHECK_OUTPUT_MARK, course_notebooks
 
-BEGIN_SOLUTION = "### BEGIN SOLUTION"
-END_SOLUTION = "### END SOLUTION"
 MARKDOWN_STUB = "YOUR ANSWER HERE"
 STUB_ERROR = "NotImplementedError"
-# The exercise a cell answers is the one it checks: exercises.check("mlp.wider", ...).
-EXERCISE_ID = re.compile(r"""check\(\s*["']([\w.]+)["']""")
-
-
-class SolutionMarkerError(ValueError):
-    """A cell's solution markers do not pair up; the message names the notebook and cell."""
 
 
 def code_stub(exercise_id: str | None) -> str:
@@ -42,48 +34,11 @@ def code_stub(exercise_id: str | None) -> str:
     return f'raise {STUB_ERROR}("{what}: your code here")'
 
 
-def exercise_id(source: str) -> str | None:
-    """The id of the exercise a cell checks, or None if it checks none."""
-    found = EXERCISE_ID.search(source)
-    return found.group(1) if found else None
-
-
-def _regions(source: str) -> list[tuple[int, int]]:
-    """Line numbers ``(begin, end)`` of each marker pair; raises on unpaired or nested markers."""
-    regions, begin = [], None
-    for number, line in enumerate(source.splitlines()):
-        marker = line.strip()
-        if marker == BEGIN_SOLUTION:
-            if begin is not None:
-                raise SolutionMarkerError(f"line {number + 1}: {BEGIN_SOLUTION} inside another solution; "
-                                          f"close the first one with {END_SOLUTION}.")
-            begin = number
-        elif marker == END_SOLUTION:
-            if begin is None:
-                raise SolutionMarkerError(f"line {number + 1}: {END_SOLUTION} without a {BEGIN_SOLUTION} before it.")
-            regions.append((begin, number))
-            begin = None
-    if begin is not None:
-        raise SolutionMarkerError(f"line {begin + 1}: {BEGIN_SOLUTION} is never closed with {END_SOLUTION}.")
-    return regions
-
-
-def has_solution(source: str) -> bool:
-    """True if ``source`` holds at least one complete solution region."""
-    return bool(_regions(source))
-
-
-def solution_code(source: str) -> str:
-    """The lines between the markers of ``source`` (every region, joined), dedented."""
-    lines = source.splitlines()
-    return "\n".join(textwrap.dedent("\n".join(lines[begin + 1:end])) for begin, end in _regions(source))
-
-
 def strip_solutions(source: str, stub: str) -> str:
     """``source`` with each solution region, markers included, replaced by ``stub`` at the marker's indent."""
     lines = source.splitlines()
     kept, position = [], 0
-    for begin, end in _regions(source):
+    for begin, end in solution_regions(source):
         indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
         kept += lines[position:begin] + [indent + stub]
         position = end + 1
@@ -121,8 +76,9 @@ class BuildReport:
     stubs: int
 
 
-def build_student_versions(out: Path | None = None, source: Path | None = None,
-                           notebooks: list[Path] | None = None, force: bool = False) -> BuildReport:
+def build_student_versions(
+    out: Path | None = None, source: Path | None = None, notebooks: list[Path] | None = None, force: bool = False
+) -> BuildReport:
     """Write the student version of every notebook under ``source`` into ``out``, in the same folders.
 
     Other files beside the notebooks (images, data) are copied as they are. A student
@@ -132,8 +88,9 @@ def build_student_versions(out: Path | None = None, source: Path | None = None,
     source = (source or config.NOTEBOOKS_DIR).resolve()
     out = (out or config.PROJECT_ROOT / "student").resolve()
     if out == source or source in out.parents:
-        raise ValueError(f"the student folder {out} must lie outside the instructor notebooks in {source}; "
-                         "choose another --out.")
+        raise ValueError(
+            f"the student folder {out} must lie outside the instructor notebooks in {source}; choose another --out."
+        )
     paths = [Path(path).resolve() for path in notebooks] if notebooks else course_notebooks(source)
     report = BuildReport(written=[], kept=[], stubs=0)
     for path in paths:

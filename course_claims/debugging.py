@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..checks import CheckFailed
+from course_utils.checks import CheckFailed
+
 from .common import CNN_WORKERS, run_all
 
 if TYPE_CHECKING:
@@ -21,8 +22,11 @@ BUG_MARK = "# BUG"
 MESSAGE_LINES_SHOWN = 12
 _FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-WHEN_RAISED = {"Sequential": "building the model", "eager": "running the first batch",
-               "tf.function": "tracing the first call"}
+WHEN_RAISED = {
+    "Sequential": "building the model",
+    "eager": "running the first batch",
+    "tf.function": "tracing the first call",
+}
 
 
 def describe_error(error: BaseException, source_file: str) -> dict:
@@ -42,8 +46,9 @@ def describe_error(error: BaseException, source_file: str) -> dict:
     frames = traceback.extract_tb(error.__traceback__)
     own = [frame for frame in frames if Path(frame.filename).resolve() == source]
     message = _ANSI_ESCAPE.sub("", str(error)).strip()  # Keras makes the key line bold for terminals
-    named_in_message = sorted({int(number) for name, number in _FILE_LINE.findall(message)
-                               if Path(name).name == source.name})
+    named_in_message = sorted(
+        {int(number) for name, number in _FILE_LINE.findall(message) if Path(name).name == source.name}
+    )
     # A traced function's error names, in its message, the line inside the graph that failed:
     # that is deeper than the traceback's own last line, which is only where the graph was called.
     traceback_line = own[-1].lineno if own else None
@@ -80,13 +85,17 @@ class DebuggingReport:
         rows = []
         for case in self.cases():
             error = case["error"]
-            rows.append({"framework": f"{case['framework']} ({case['mode']})",
-                         "raised while": WHEN_RAISED[case["mode"]],
-                         "error": error["type"],
-                         "points to": f"line {error['pointed_line']}: {error['pointed_source']}",
-                         "names the faulty line": error["names_bug_line"],
-                         "frames (own / all)": f"{error['own_frames']} / {error['frames']}",
-                         "message lines": error["message_lines"]})
+            rows.append(
+                {
+                    "framework": f"{case['framework']} ({case['mode']})",
+                    "raised while": WHEN_RAISED[case["mode"]],
+                    "error": error["type"],
+                    "points to": f"line {error['pointed_line']}: {error['pointed_source']}",
+                    "names the faulty line": error["names_bug_line"],
+                    "frames (own / all)": f"{error['own_frames']} / {error['frames']}",
+                    "message lines": error["message_lines"],
+                }
+            )
         return pd.DataFrame(rows).set_index("framework")
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -97,8 +106,10 @@ class DebuggingReport:
         for case in self.cases():
             error = case["error"]
             names = "names the faulty line itself" if error["names_bug_line"] else "does not name the faulty line"
-            lines.append(f"{case['framework']} ({case['mode']}): {error['type']} while {WHEN_RAISED[case['mode']]}; "
-                         f"it points to `{error['pointed_source']}` and {names}.")
+            lines.append(
+                f"{case['framework']} ({case['mode']}): {error['type']} while {WHEN_RAISED[case['mode']]}; "
+                f"it points to `{error['pointed_source']}` and {names}."
+            )
         return "\n".join(lines)
 
     def check(self) -> None:
@@ -108,8 +119,10 @@ class DebuggingReport:
         for case in cases:
             error = case["error"]
             if str(7 * 7 * 64) not in error["message"] or error["pointed_line"] is None:
-                raise CheckFailed(f"{case['framework']} ({case['mode']}) raised an error that neither names the "
-                                  f"wrong size 3136 nor points to a line of the model's file: {error}")
+                raise CheckFailed(
+                    f"{case['framework']} ({case['mode']}) raised an error that neither names the "
+                    f"wrong size 3136 nor points to a line of the model's file: {error}"
+                )
         print(f"✓ {len(cases)} errors caught, each naming the wrong size and pointing to a line of the model")
 
 

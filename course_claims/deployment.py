@@ -13,11 +13,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import config
-from ..checks import CheckFailed, accuracy
-from ..data import load_dataset
-from .common import (CNN_WORKERS, EXPORT_TOLERANCE, KERAS, PYTORCH, TENSORFLOW, compare_outputs, output_folder,
-                     predict_in_batches, run_all, scaled_test_images)
+from course_utils import config
+from course_utils.checks import CheckFailed, accuracy
+from course_utils.data import load_dataset
+
+from .common import (
+    CNN_WORKERS,
+    EXPORT_TOLERANCE,
+    KERAS,
+    PYTORCH,
+    TENSORFLOW,
+    compare_outputs,
+    output_folder,
+    predict_in_batches,
+    run_all,
+    scaled_test_images,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,8 +40,9 @@ def run_onnx(folder: str, onnx_file: str) -> dict:
 
     session = onnxruntime.InferenceSession(str(Path(folder) / onnx_file), providers=["CPUExecutionProvider"])
     (images,) = session.get_inputs()
-    logits = predict_in_batches(lambda batch: session.run(None, {images.name: batch})[0],
-                                scaled_test_images(channels_first=True))
+    logits = predict_in_batches(
+        lambda batch: session.run(None, {images.name: batch})[0], scaled_test_images(channels_first=True)
+    )
     np.save(Path(folder) / "onnx_reloaded.npy", logits)
     return {"framework": "onnxruntime", "version": onnxruntime.__version__, "outputs": {"ONNX": "onnx_reloaded.npy"}}
 
@@ -47,10 +59,20 @@ class Runtime:
 
 
 RUNTIMES = (
-    Runtime("Keras (TensorFlow backend)", KERAS, "reload", {"KERAS_BACKEND": "tensorflow"},
-            {"keras_file": "cnn_tensorflow.keras"}),
-    Runtime("TensorFlow", TENSORFLOW, "reload", {},
-            {"saved_models": {"Keras export": "keras_export", "SavedModel": "tf_savedmodel"}, "tflite": "cnn.tflite"}),
+    Runtime(
+        "Keras (TensorFlow backend)",
+        KERAS,
+        "reload",
+        {"KERAS_BACKEND": "tensorflow"},
+        {"keras_file": "cnn_tensorflow.keras"},
+    ),
+    Runtime(
+        "TensorFlow",
+        TENSORFLOW,
+        "reload",
+        {},
+        {"saved_models": {"Keras export": "keras_export", "SavedModel": "tf_savedmodel"}, "tflite": "cnn.tflite"},
+    ),
     Runtime("PyTorch", PYTORCH, "reload", {}, {}),
     Runtime("ONNX Runtime", __name__, "run_onnx", {}, {"onnx_file": "cnn.onnx"}),
 )
@@ -73,15 +95,24 @@ class DeploymentReport:
             for artifact, file in run["exports"].items():
                 if artifact == "reference":
                     continue
-                row = {"artifact": artifact, "made by": framework, "file": file,
-                       "size KB": round(_size(self.folder / file) / 1024)}
+                row = {
+                    "artifact": artifact,
+                    "made by": framework,
+                    "file": file,
+                    "size KB": round(_size(self.folder / file) / 1024),
+                }
                 for runtime, reload in self.reloads.items():
                     if artifact in reload["outputs"]:
                         outputs = np.load(self.folder / reload["outputs"][artifact])
-                        row.update({"reloaded by": runtime, **compare_outputs(reference, outputs),
-                                    "test accuracy": accuracy(outputs, self.labels),
-                                    "runtime imported": ", ".join(reload["frameworks_loaded"]) or "no framework",
-                                    "runtime peak RSS MB": round(reload["peak_rss_mb"])})
+                        row.update(
+                            {
+                                "reloaded by": runtime,
+                                **compare_outputs(reference, outputs),
+                                "test accuracy": accuracy(outputs, self.labels),
+                                "runtime imported": ", ".join(reload["frameworks_loaded"]) or "no framework",
+                                "runtime peak RSS MB": round(reload["peak_rss_mb"]),
+                            }
+                        )
                 rows.append(row)
         return rows
 
@@ -92,8 +123,9 @@ class DeploymentReport:
         if "max_abs_difference" in table:
             table["max_abs_difference"] = table["max_abs_difference"].map(lambda value: f"{value:.1e}")
             table["same_prediction"] = table["same_prediction"].map(lambda value: f"{value:.2%}")
-        return table.rename(columns={"max_abs_difference": "largest logit difference",
-                                     "same_prediction": "same predicted class"})
+        return table.rename(
+            columns={"max_abs_difference": "largest logit difference", "same_prediction": "same predicted class"}
+        )
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"exports": self.table()}
@@ -101,13 +133,17 @@ class DeploymentReport:
     def verdict(self) -> str:
         rows = self.rows()
         matched = [row["artifact"] for row in rows if row.get("max_abs_difference", np.inf) <= EXPORT_TOLERANCE]
-        lines = [f"{len(matched)} of {len(rows)} exports reloaded in a fresh process and predicted as the original "
-                 f"did: {', '.join(matched)}."]
+        lines = [
+            f"{len(matched)} of {len(rows)} exports reloaded in a fresh process and predicted as the original "
+            f"did: {', '.join(matched)}."
+        ]
         for row in rows:
             if "reloaded by" in row:
-                lines.append(f"{row['artifact']} ({row['made by']}, {row['size KB']:,} KB) ran in "
-                             f"{row['reloaded by']}, which imported {row['runtime imported']} and peaked at "
-                             f"{row['runtime peak RSS MB']:,} MB.")
+                lines.append(
+                    f"{row['artifact']} ({row['made by']}, {row['size KB']:,} KB) ran in "
+                    f"{row['reloaded by']}, which imported {row['runtime imported']} and peaked at "
+                    f"{row['runtime peak RSS MB']:,} MB."
+                )
         return "\n".join(lines)
 
     def check(self) -> None:
@@ -116,8 +152,10 @@ class DeploymentReport:
             if "reloaded by" not in row:
                 raise CheckFailed(f"{row['artifact']} ({row['file']}) was exported but never reloaded.")
             if row["max_abs_difference"] > EXPORT_TOLERANCE or row["same_prediction"] < 1:
-                raise CheckFailed(f"{row['artifact']} reloaded by {row['reloaded by']} predicts differently from "
-                                  f"the original {row['made by']} model: {row}.")
+                raise CheckFailed(
+                    f"{row['artifact']} reloaded by {row['reloaded by']} predicts differently from "
+                    f"the original {row['made by']} model: {row}."
+                )
         onnx = [row for row in rows if row["artifact"] == "ONNX"]
         if not onnx or onnx[0]["runtime imported"] != "no framework":
             raise CheckFailed("the ONNX model did not run in ONNX Runtime alone.")
@@ -140,9 +178,17 @@ def export_and_reload(epochs: int | None = None, n_train: int | None = None) -> 
     n_train = n_train or (1024 if config.fast_mode() else DEPLOYMENT_FULL_TRAIN)
     folder = output_folder("exports", "deployment")
     train = {"epochs": epochs, "n_train": n_train, "export_dir": str(folder)}
-    trained = run_all([(name, module, "train", env, train) for name, module, env in CNN_WORKERS],
-                      desc="train and export", parallel=True)
-    reloads = run_all([(runtime.name, runtime.module, runtime.function, runtime.env,
-                        {"folder": str(folder), **runtime.kwargs}) for runtime in RUNTIMES],
-                      desc="reload", parallel=True)
+    trained = run_all(
+        [(name, module, "train", env, train) for name, module, env in CNN_WORKERS],
+        desc="train and export",
+        parallel=True,
+    )
+    reloads = run_all(
+        [
+            (runtime.name, runtime.module, runtime.function, runtime.env, {"folder": str(folder), **runtime.kwargs})
+            for runtime in RUNTIMES
+        ],
+        desc="reload",
+        parallel=True,
+    )
     return DeploymentReport(folder, trained, reloads, load_dataset().y_test)

@@ -8,7 +8,7 @@ docs/agreement.md has the seed sweeps behind it.
 
 from __future__ import annotations
 
-from .tasks import FRAMEWORKS, TASKS
+from course_utils.tasks import FRAMEWORKS, TASKS
 
 SHARED_SETTINGS = ("epochs", "n_train", "n_test", "data_source", "batch_size", "learning_rate")
 
@@ -37,5 +37,8 @@ def check_runs(records: list[dict]) -> dict[str, list[str]]:
     newest: dict[str, dict[str, dict]] = {}
     for record in records:  # oldest first, so newer records replace older ones
         newest.setdefault(record["task"], {})[record["framework"]] = record
-    return {task: disagreements(by_framework, task) for task, by_framework in newest.items()
-            if task in TASKS and set(by_framework) == set(FRAMEWORKS)}
+    return {
+        task: disagreements(by_framework, task)
+        for task, by_framework in newest.items()
+        if task in TASKS and set(by_framework) == set(FRAMEWORKS)
+    }

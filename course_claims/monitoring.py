@@ -14,16 +14,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import config
-from ..checks import CheckFailed
+from course_utils import config
+from course_utils.checks import CheckFailed
+
 from .common import CNN_WORKERS, output_folder, run_all
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-TOOLS = {"keras": "keras.callbacks.TensorBoard", "tensorflow": "tf.summary",
-         "pytorch": "torch.utils.tensorboard.SummaryWriter"}
+TOOLS = {
+    "keras": "keras.callbacks.TensorBoard",
+    "tensorflow": "tf.summary",
+    "pytorch": "torch.utils.tensorboard.SummaryWriter",
+}
 
 
 def read_scalars(folder: Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
@@ -42,8 +46,11 @@ def read_scalars(folder: Path) -> dict[str, dict[str, list[tuple[int, float]]]]:
             event = Event.FromString(record)
             for value in event.summary.value:
                 kind = value.WhichOneof("value")
-                number = value.simple_value if kind == "simple_value" else (
-                    _scalar(value.tensor) if kind == "tensor" else None)
+                number = (
+                    value.simple_value
+                    if kind == "simple_value"
+                    else (_scalar(value.tensor) if kind == "tensor" else None)
+                )
                 if number is not None:
                     run.setdefault(value.tag, []).append((int(event.step), number))
     return runs
@@ -105,9 +112,15 @@ class TensorBoardReport:
         for run, tags in self.scalars().items():
             framework = run.split("/")[0]
             for tag, points in tags.items():
-                rows.append({"run": run, "tag": tag, "points": len(points),
-                             "values": ", ".join(f"{value:.4f}" for _, value in points[:5]),
-                             "event files of the framework": len(files.get(framework, []))})
+                rows.append(
+                    {
+                        "run": run,
+                        "tag": tag,
+                        "points": len(points),
+                        "values": ", ".join(f"{value:.4f}" for _, value in points[:5]),
+                        "event files of the framework": len(files.get(framework, [])),
+                    }
+                )
         return pd.DataFrame(rows).set_index(["run", "tag"]) if rows else pd.DataFrame()
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -115,9 +128,12 @@ class TensorBoardReport:
 
     def verdict(self) -> str:
         files, scalars = event_files(self.folder), self.scalars()
-        lines = [f"{framework} wrote {len(files.get(framework, []))} event file(s) under {framework}/, with "
-                 f"{len(scalars.get(f'{framework}/train', {}).get('epoch_loss', []))} epoch_loss points "
-                 f"(through {TOOLS[framework]})." for framework in self.runs]
+        lines = [
+            f"{framework} wrote {len(files.get(framework, []))} event file(s) under {framework}/, with "
+            f"{len(scalars.get(f'{framework}/train', {}).get('epoch_loss', []))} epoch_loss points "
+            f"(through {TOOLS[framework]})."
+            for framework in self.runs
+        ]
         lines.append(f"One TensorBoard shows all three: tensorboard --logdir {self.folder}")
         return "\n".join(lines)
 
@@ -130,10 +146,13 @@ class TensorBoardReport:
                 raise CheckFailed(f"{framework} wrote no event file under {self.folder / framework}.")
             logged = [value for _, value in scalars.get(f"{framework}/train", {}).get("epoch_loss", [])]
             if len(logged) != len(run["losses"]) or not np.allclose(logged, run["losses"], rtol=1e-4):
-                raise CheckFailed(f"{framework}'s logged epoch_loss {logged} is not the loss its training "
-                                  f"returned, {run['losses']}.")
-        print(f"✓ event files from all three frameworks in {self.folder.parent.name}/{self.folder.name}/, "
-              "each one's epoch_loss equal to the losses its training returned")
+                raise CheckFailed(
+                    f"{framework}'s logged epoch_loss {logged} is not the loss its training returned, {run['losses']}."
+                )
+        print(
+            f"✓ event files from all three frameworks in {self.folder.parent.name}/{self.folder.name}/, "
+            "each one's epoch_loss equal to the losses its training returned"
+        )
 
 
 def log_to_tensorboard(epochs: int | None = None, n_train: int | None = None) -> TensorBoardReport:
@@ -141,6 +160,8 @@ def log_to_tensorboard(epochs: int | None = None, n_train: int | None = None) ->
     epochs = epochs or config.epochs(full=3, fast=2)
     n_train = n_train or (512 if config.fast_mode() else None)
     folder = output_folder("runs", "tensorboard")
-    jobs = [(name, module, "train", env, {"epochs": epochs, "n_train": n_train, "log_dir": str(folder / name)})
-            for name, module, env in CNN_WORKERS]
+    jobs = [
+        (name, module, "train", env, {"epochs": epochs, "n_train": n_train, "log_dir": str(folder / name)})
+        for name, module, env in CNN_WORKERS
+    ]
     return TensorBoardReport(folder, run_all(jobs, desc="train and log", parallel=True))

@@ -1,0 +1,79 @@
+"""The learner runtime, course_utils, stays small and plain: no framework, no notebook tooling, few lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import course_utils
+
+RUNTIME = Path(course_utils.__file__).parent
+MAX_CODE_LINES = 1500  # lines of code: no blank lines, comments or docstrings
+FORBIDDEN = (
+    "tensorflow",
+    "torch",
+    "keras",
+    "jax",
+    "nbformat",
+    "nbclient",
+    "nbconvert",
+    "course_tools",
+    "course_claims",
+)
+
+
+def code_lines(path: Path) -> int:
+    """Lines holding code: not blank, not only a comment, not part of a docstring."""
+    import ast
+    import io
+    import tokenize
+
+    text = path.read_text(encoding="utf-8")
+    docstrings = set()
+    for node in ast.walk(ast.parse(text)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+    skipped = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
+    lines = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type not in skipped:
+            lines.update(range(token.start[0], token.end[0] + 1))
+    return len(lines - docstrings)
+
+
+def test_importing_every_runtime_module_loads_no_framework_and_no_notebook_tooling() -> None:
+    modules = sorted(
+        "course_utils" + "".join(f".{part}" for part in path.relative_to(RUNTIME).with_suffix("").parts)
+        for path in RUNTIME.rglob("*.py")
+    )
+    modules = [module.removesuffix(".__init__") for module in modules]
+    script = (
+        "import importlib, json, sys\n"
+        f"for module in {modules!r}:\n"
+        "    importlib.import_module(module)\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "course_utils" in loaded and len(modules) > 10
+    assert not loaded & set(FORBIDDEN), f"importing the learner runtime loaded {sorted(loaded & set(FORBIDDEN))}"
+
+
+def test_the_learner_runtime_stays_small() -> None:
+    counts = {path.relative_to(RUNTIME).as_posix(): code_lines(path) for path in RUNTIME.rglob("*.py")}
+    total = sum(counts.values())
+    largest = ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda item: -item[1])[:5])
+    assert total <= MAX_CODE_LINES, f"course_utils has {total} lines of code, over {MAX_CODE_LINES}; largest: {largest}"
+
+
+def test_code_lines_leave_out_docstrings_comments_and_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "module.py"
+    path.write_text(
+        '"""Doc\nstring."""\n\n# a comment\nx = (\n    1,  # inline\n)\n\n\ndef f():\n    """Doc."""\n    return x\n'
+    )
+    assert code_lines(path) == 5  # x = (, 1, ), def f():, return x
