@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import course_claims
-from course_claims import common
+from course_claims import common, debugging
 from course_tools import notebooks
 from course_utils import cells, config
 from course_utils.tasks import FRAMEWORKS
@@ -54,7 +54,8 @@ def test_the_planted_shape_bug_changes_exactly_one_place_of_the_notebook(framewo
         if isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["SHAPE_BUG"]
     ]
     source = cells.tagged_code(common.CNN_NOTEBOOKS[framework], *common.MODEL_TAGS)
-    assert source.count(bug[0]) == 1 and "# BUG" in bug[1]
+    assert source.count(bug[0]) == 1
+    assert bug[1].count(debugging.BUG_MARK) == 1 and "7 * 7" in bug[1], "the planted bug is the 7 × 7 × 64 features"
 
 
 def test_the_cnn_hyperparameters_are_the_notebooks() -> None:

@@ -107,10 +107,16 @@ def test_importing_course_utils_imports_no_framework() -> None:
 def test_only_the_claims_worker_modules_import_a_framework() -> None:
     import pkgutil
 
+    import course_claims
+    import course_tools
     import course_utils
     from course_claims.common import KERAS, PYTORCH, TENSORFLOW
 
-    modules = [info.name for info in pkgutil.walk_packages(course_utils.__path__, "course_utils.")]
+    modules = [
+        info.name
+        for package in (course_utils, course_tools, course_claims)
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
+    ]
     assert {KERAS, PYTORCH, TENSORFLOW} <= set(modules)
     # Every other module, the claims package and the command line included, must not reach them.
     others = [name for name in modules if name not in {KERAS, PYTORCH, TENSORFLOW}]
