@@ -9,10 +9,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from course_utils import config, data, results, system
+from course_utils import config, data, system
 from course_utils.tasks import FRAMEWORKS, TASKS
 
-from . import agreement, data_import, notebooks, tables
+from . import agreement, data_import, notebooks, records, tables
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -34,9 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"    {outcome.error}", flush=True)
             failures.append(outcome)
     print()
-    print(tables.summary_table(results.load_results()))
+    print(tables.summary_table(records.load_results()))
     # The three frameworks of a task must agree, judged on this run's records only.
-    this_run = [record for record in results.read_records() if record.get("recorded_at", "") >= started]
+    this_run = [record for record in records.read_records() if record.get("recorded_at", "") >= started]
     verdicts = agreement.check_runs(this_run)
     for task, problems in verdicts.items():
         print(f"{task}: the three frameworks " + ("agree" if not problems else "DISAGREE:\n  " + "\n  ".join(problems)))
@@ -86,10 +86,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
         failed += not outcome.ok
     print()
-    print(tables.benchmark_table(results.load_results(folder)))
+    print(tables.benchmark_table(records.load_results(folder)))
     if args.compare_with:
         print(f"\nBefore ({args.compare_with}) and after (this run):")
-        print(tables.before_after_table(results.load_results(Path(args.compare_with)), results.load_results(folder)))
+        print(tables.before_after_table(records.load_results(Path(args.compare_with)), records.load_results(folder)))
     return 1 if failed else 0
 
 
@@ -122,7 +122,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if not outcome.ok:
             failed.append(f"{_relative(path)}, seed {seed}: {outcome.error}")
     print()
-    print(tables.sweep_table(results.load_results(folder, latest=False)))
+    print(tables.sweep_table(records.load_results(folder, latest=False)))
     # A run whose check failed wrote no record, so the table above leaves it out: list it here.
     for failure in failed:
         print(f"not in the table, its check failed: {failure}")

@@ -17,7 +17,7 @@ from .checks import (
 )
 from .config import dataset_name, epochs, fast_mode
 from .data import DataError, Dataset, load_dataset
-from .results import load_results, record_results
+from .results import record_results
 from .system import describe_environment, setup, usable_cpus
 from .tasks import FRAMEWORKS, TASKS
 
@@ -38,7 +38,6 @@ __all__ = [
     "epochs",
     "fast_mode",
     "load_dataset",
-    "load_results",
     "notebook_definition",
     "record_results",
     "setup",

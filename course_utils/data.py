@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import config
-from .files import replaced_atomically
+from .files import load_toml, replaced_atomically
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -81,82 +81,22 @@ class DatasetSpec:
     licence: str = ""
 
 
-MNIST = DatasetSpec(
-    name="mnist",
-    files={
-        "train_images": RemoteFile(
-            "train-images-idx3-ubyte.gz",
-            "sha256",
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            "training images",
-        ),
-        "train_labels": RemoteFile(
-            "train-labels-idx1-ubyte.gz",
-            "sha256",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            "training labels",
-        ),
-        "test_images": RemoteFile(
-            "t10k-images-idx3-ubyte.gz",
-            "sha256",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            "test images",
-        ),
-        "test_labels": RemoteFile(
-            "t10k-labels-idx1-ubyte.gz",
-            "sha256",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-            "test labels",
-        ),
-    },
-    # yann.lecun.com often refuses downloads now, so it is not listed first (or at all).
-    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
-    licence="MNIST by Yann LeCun and Corinna Cortes, CC BY-SA 3.0",
-)
+def _load_specs() -> dict[str, DatasetSpec]:
+    manifest = load_toml(Path(__file__).with_name("datasets.toml"))
+    return {
+        name: DatasetSpec(
+            name,
+            {key: RemoteFile(**remote) for key, remote in spec["files"].items()},
+            tuple(spec["mirrors"]),
+            tuple(Path(folder) for folder in spec.get("system_dirs", ())),
+            spec["licence"],
+        )
+        for name, spec in manifest.items()
+    }
 
-FASHION_MNIST = DatasetSpec(
-    name="fashion_mnist",
-    files={
-        "train_images": RemoteFile(
-            "train-images-idx3-ubyte.gz",
-            "md5",
-            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-            "training images",
-        ),
-        "train_labels": RemoteFile(
-            "train-labels-idx1-ubyte.gz",
-            "md5",
-            "25c81989df183df01b3e8a0aad5dffbe",
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-            "training labels",
-        ),
-        "test_images": RemoteFile(
-            "t10k-images-idx3-ubyte.gz",
-            "md5",
-            "bef4ecab320f06d8554ea6380940ec79",
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-            "test images",
-        ),
-        "test_labels": RemoteFile(
-            "t10k-labels-idx1-ubyte.gz",
-            "md5",
-            "bb300cfdad3c16e7a12a480ee83cd310",
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-            "test labels",
-        ),
-    },
-    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-    # Debian recompressed these files, so they are read as they are, not checked against Zalando's md5.
-    system_dirs=(Path("/usr/share/datasets/fashion-mnist"),),
-    licence="Fashion-MNIST by Zalando Research, MIT licence",
-)
 
-SPECS = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
+SPECS = _load_specs()  # mirrors and checksums: datasets.toml
+MNIST, FASHION_MNIST = SPECS["mnist"], SPECS["fashion_mnist"]
 FAST_N_TRAIN, FAST_N_TEST = 4000, 1000
 
 

@@ -1,13 +1,25 @@
-"""Writing a file so that nobody ever reads half of it: the downloads cache, records, predictions."""
+"""Files: writing one so that nobody ever reads half of it, and reading the package's own TOML data."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+
+def load_toml(path: Path) -> dict:
+    """The TOML file ``path`` as a dict: the exercises' words, the datasets' checksums."""
+    with path.open("rb") as file:
+        return tomllib.load(file)
 
 
 @contextmanager

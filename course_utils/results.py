@@ -1,11 +1,13 @@
-"""One JSON record per notebook run, under ``results/``, and a table of them."""
+"""One JSON record per notebook run, under ``results/``, with the run's test-set predictions beside it.
+
+Reading and comparing the records is for ``course_tools.records``: the runtime only writes them.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,8 +17,6 @@ from .files import replaced_atomically
 from .tasks import FRAMEWORKS, TASKS
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from .data import Dataset
 
 REQUIRED_KEYS = (
@@ -101,33 +101,6 @@ def peak_memory_mb() -> float | None:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KiB on Linux
 
 
-def read_records(folder: Path | None = None) -> list[dict]:
-    """Every complete record in the results folder, oldest first; unreadable files are skipped."""
-    folder = folder or config.results_dir()
-    records = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):  # ValueError: not JSON, or not even UTF-8
-            continue
-        if isinstance(record, dict) and all(key in record for key in REQUIRED_KEYS):
-            records.append(record)
-    return sorted(records, key=lambda record: record.get("recorded_at", ""))
-
-
-def load_results(folder: Path | None = None, latest: bool = True) -> pd.DataFrame:
-    """All records as a table, one row per run; with ``latest``, only the newest run of each task and framework."""
-    import pandas as pd
-
-    table = pd.DataFrame(read_records(folder), columns=None)
-    if table.empty:
-        return pd.DataFrame(columns=list(REQUIRED_KEYS))
-    if latest:
-        table = table.drop_duplicates(["task", "framework"], keep="last")
-    order = {name: i for i, name in enumerate(TASKS)} | {name: i for i, name in enumerate(FRAMEWORKS)}
-    return table.sort_values(["task", "framework"], key=lambda column: column.map(order)).reset_index(drop=True)
-
-
 def save_predictions(path: Path, probabilities: object, labels: object) -> Path:
     """Save test-set probabilities ``(n, classes)`` and their labels ``(n,)`` to ``path`` (.npz), atomically."""
     import numpy as np
@@ -142,29 +115,3 @@ def save_predictions(path: Path, probabilities: object, labels: object) -> Path:
     with replaced_atomically(path) as stream:
         np.savez_compressed(stream, probabilities=probabilities, labels=labels)
     return path
-
-
-def load_predictions(dataset: Dataset, task: str | None = None, folder: Path | None = None) -> dict[str, object]:
-    """The newest saved test-set probabilities of each task and framework, keyed ``"task/framework"``.
-
-    Only predictions made on ``dataset``'s test set (same source and labels) are returned,
-    so that row ``i`` of each array belongs to ``dataset.x_test[i]``.
-    """
-    import numpy as np
-
-    folder = folder or config.results_dir()
-    found = {}
-    for record in read_records(folder):
-        if "predictions_file" not in record or (task and record["task"] != task):
-            continue
-        if record["data_source"] != dataset.source or record["n_test"] != dataset.n_test:
-            continue
-        try:
-            with np.load(folder / record["predictions_file"]) as saved:
-                probabilities, labels = saved["probabilities"], saved["labels"]
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-            continue
-        if np.array_equal(labels, dataset.y_test):
-            found[f"{record['task']}/{record['framework']}"] = probabilities  # newer records replace older
-    order = {f"{t}/{f}": (i, j) for i, t in enumerate(TASKS) for j, f in enumerate(FRAMEWORKS)}
-    return dict(sorted(found.items(), key=lambda item: order[item[0]]))

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from course_tools import notebooks
+from course_tools import notebooks, records
 from course_tools.agreement import check_runs, disagreements
-from course_utils import results
 from course_utils.tasks import FRAMEWORKS, TASKS
 
 TASK_FOLDERS = {folder.name.split("_", 1)[1]: folder for folder in notebooks.task_folders()}
@@ -31,7 +30,7 @@ TASK_FOLDERS = {folder.name.split("_", 1)[1]: folder for folder in notebooks.tas
 def records_for(task: str) -> dict[str, dict]:
     """The newest fast-mode record of each framework for ``task``, running notebooks that have none."""
     folder = Path(os.environ["COURSE_RESULTS_DIR"])
-    table = results.load_results(folder)
+    table = records.load_results(folder)
     found = {}
     for framework in FRAMEWORKS:
         rows = table[(table.task == task) & (table.framework == framework)]
@@ -39,7 +38,7 @@ def records_for(task: str) -> dict[str, dict]:
             path = TASK_FOLDERS[task] / f"{framework}.ipynb"
             outcome = notebooks.run_notebook(path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": str(folder)})
             assert outcome.ok, f"{path} failed: {outcome.error}"
-            table = results.load_results(folder)
+            table = records.load_results(folder)
             rows = table[(table.task == task) & (table.framework == framework)]
         found[framework] = rows.iloc[-1].to_dict()
     return found

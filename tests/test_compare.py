@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_tools import compare
+from course_tools import compare, records
 from course_utils import results
 from course_utils.checks import CheckFailed
 from course_utils.data import Dataset
@@ -108,7 +108,7 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
             dataset=dataset,
             framework_version="1",
         )
-    return results.load_results()
+    return records.load_results()
 
 
 def test_comparison_table_joins_results_and_lines(root: Path, recorded: pd.DataFrame) -> None:

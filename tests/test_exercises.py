@@ -232,3 +232,14 @@ def test_every_task_notebook_ends_with_two_to_four_exercises_the_same_in_each_fr
             if path.is_file():
                 assert 2 <= len(cells[path]) <= 4, f"{path} has {len(cells[path])} exercises"
                 assert cells[path] == known, f"{path} checks {cells[path]}, the {task} exercises are {known}"
+
+
+def test_every_exercise_has_its_words_and_every_text_its_exercise() -> None:
+    from course_utils.exercises import core
+    from course_utils.files import load_toml
+
+    texts = load_toml(core.TEXTS)
+    assert sorted(texts) == sorted(exercises.EXERCISES)
+    for name, words in texts.items():
+        assert set(words) == {"title", "praise", "hints", "worked"}, name
+        assert all(isinstance(hint, str) and hint for hint in words["hints"]), name

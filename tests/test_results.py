@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_tools import tables
+from course_tools import records, tables
 from course_utils import results
 from course_utils.data import Dataset
 
@@ -89,7 +89,7 @@ def test_record_results_rejects_an_unknown_task(folder: Path, dataset: Dataset) 
 def test_two_runs_in_the_same_second_keep_two_records(folder: Path, dataset: Dataset) -> None:
     first, second = record(dataset, test_accuracy=0.8), record(dataset, test_accuracy=0.9)
     assert first != second
-    table = results.load_results(folder, latest=False)
+    table = records.load_results(folder, latest=False)
     assert table.test_accuracy.tolist() == [0.8, 0.9]
 
 
@@ -97,9 +97,9 @@ def test_load_results_keeps_the_newest_run_of_each_task_and_framework(folder: Pa
     for framework, accuracy in [("pytorch", 0.91), ("keras", 0.80), ("keras", 0.93), ("tensorflow", 0.92)]:
         record(dataset, framework=framework, test_accuracy=accuracy)
     record(dataset, task="cnn", framework="keras", test_accuracy=0.97)
-    everything = results.load_results(folder, latest=False)
+    everything = records.load_results(folder, latest=False)
     assert len(everything) == 5
-    latest = results.load_results(folder)
+    latest = records.load_results(folder)
     assert list(zip(latest.task, latest.framework, latest.test_accuracy)) == [
         ("mlp", "keras", 0.93),
         ("mlp", "tensorflow", 0.92),
@@ -115,12 +115,12 @@ def test_corrupt_and_partial_records_are_skipped(folder: Path, dataset: Dataset)
     write_json(folder, "missing_keys.json", json.dumps({key: complete[key] for key in ("task", "framework")}))
     write_json(folder, "a_list.json", "[1, 2, 3]")
     write_json(folder, "not_utf8.json", b"\xff\xfe{\x00")
-    table = results.load_results(folder, latest=False)
+    table = records.load_results(folder, latest=False)
     assert table.test_accuracy.tolist() == [0.9]
 
 
 def test_an_empty_folder_gives_an_empty_table_and_says_so(tmp_path: Path) -> None:
-    table = results.load_results(tmp_path)
+    table = records.load_results(tmp_path)
     assert table.empty and list(table.columns) == list(results.REQUIRED_KEYS)
     assert tables.summary_table(table) == "No results yet: run a task notebook, or `course run`."
 
@@ -128,7 +128,7 @@ def test_an_empty_folder_gives_an_empty_table_and_says_so(tmp_path: Path) -> Non
 def test_summary_table_shows_each_framework_in_its_column(folder: Path, dataset: Dataset) -> None:
     record(dataset, framework="keras", test_accuracy=0.9123)
     record(dataset, framework="pytorch", test_accuracy=0.9055)
-    lines = tables.summary_table(results.load_results(folder)).splitlines()
+    lines = tables.summary_table(records.load_results(folder)).splitlines()
     assert lines[0].split() == ["task", "keras", "tensorflow", "pytorch"]
     assert lines[2].split() == ["mlp", "0.9123", "2.5", "—", "0.9055", "2.5"]
     assert lines[-1] == "data: sample"
@@ -137,7 +137,7 @@ def test_summary_table_shows_each_framework_in_its_column(folder: Path, dataset:
 
 def test_benchmark_table_shows_seconds_per_epoch(folder: Path, dataset: Dataset) -> None:
     record(dataset, framework="tensorflow", test_accuracy=0.95)
-    lines = tables.benchmark_table(results.load_results(folder)).splitlines()
+    lines = tables.benchmark_table(records.load_results(folder)).splitlines()
     assert lines[1].split()[:5] == ["mlp", "tensorflow", "0.8", "3", "0.9500"]
     assert lines[1].endswith("sample (40 train)")
 
@@ -148,7 +148,7 @@ def test_predictions_round_trip_and_a_damaged_file_is_skipped(folder: Path, data
     damaged = record(dataset, framework="pytorch", probabilities=keras_probabilities)
     npz = folder / json.loads(damaged.read_text())["predictions_file"]
     npz.write_bytes(npz.read_bytes()[:40])  # cut off: not a zip archive any more
-    found = results.load_predictions(dataset, folder=folder)
+    found = records.load_predictions(dataset, folder=folder)
     assert list(found) == ["mlp/keras"] and np.array_equal(found["mlp/keras"], keras_probabilities)
 
 
@@ -180,7 +180,7 @@ def test_sweep_table_gives_each_seed_and_the_worst_and_best(
         restored_environment.setenv("COURSE_SEED", str(seed))
         system.setup(threads=1)
         record(dataset, test_accuracy=accuracy)
-    lines = tables.sweep_table(results.load_results(folder, latest=False)).splitlines()
+    lines = tables.sweep_table(records.load_results(folder, latest=False)).splitlines()
     row = next(line for line in lines if line.startswith("mlp"))
     assert row.split()[2:6] == ["0.9100", "0.9500", "0.9100", "0.9500"], row
     assert lines[-1] == "data: sample (40 train)"
@@ -202,7 +202,7 @@ def test_before_after_table_gives_the_speed_up(
             framework_version="2",
         )
     table = tables.before_after_table(
-        results.load_results(tmp_path / "before"), results.load_results(tmp_path / "after")
+        records.load_results(tmp_path / "before"), records.load_results(tmp_path / "after")
     )
     row = table.splitlines()[1].split()
     assert row[:5] == ["cnn", "pytorch", "2.0", "1.0", "2.00×"], table

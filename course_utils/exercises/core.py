@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import re
-import sys
 import textwrap
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10
-    import tomli as tomllib
-
 from ..checks import CheckFailed
+from ..files import load_toml
 from .answers import Judge
 
 # nbgrader's markers: the instructor's answer sits between them, and student versions drop it.
@@ -52,8 +47,7 @@ class Exercise:
 
 @cache
 def _texts() -> dict[str, dict]:
-    with TEXTS.open("rb") as file:
-        return tomllib.load(file)
+    return load_toml(TEXTS)
 
 
 def exercise(exercise_id: str, judge: Judge, given: tuple[str, ...] = ()) -> Exercise:
