@@ -26,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = datetime.now().isoformat(timespec="microseconds")
     failures = []
     for number, path in enumerate(paths, 1):
-        label = _relative(path)
+        label = config.shown_path(path)
         print(f"[{number}/{len(paths)}] {label} ...", end=" ", flush=True)
         outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
         print(f"{'ok' if outcome.ok else 'FAILED'} ({_time_and_memory(outcome)})", flush=True)
@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if failures:
         print(f"\n{len(failures)} of {len(paths)} notebooks failed:")
         for outcome in failures:
-            print(f"  {_relative(outcome.path)}: {outcome.error}")
+            print(f"  {config.shown_path(outcome.path)}: {outcome.error}")
     elif not disagreeing:
         print(f"\nAll {len(paths)} notebooks ran.")
     # A plain closing line that CI systems read: each notebook and each task's agreement is one check.
@@ -81,7 +81,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     )
     failed = 0
     for number, path in enumerate(paths, 1):
-        print(f"[{number}/{len(paths)}] {_relative(path)} ...", end=" ", flush=True)
+        print(f"[{number}/{len(paths)}] {config.shown_path(path)} ...", end=" ", flush=True)
         outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
         print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
         failed += not outcome.ok
@@ -116,11 +116,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "COURSE_RESULTS_DIR": str(folder),
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
-        print(f"[{number}/{len(runs)}] {_relative(path)}, seed {seed} ...", end=" ", flush=True)
+        print(f"[{number}/{len(runs)}] {config.shown_path(path)}, seed {seed} ...", end=" ", flush=True)
         outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
         print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
         if not outcome.ok:
-            failed.append(f"{_relative(path)}, seed {seed}: {outcome.error}")
+            failed.append(f"{config.shown_path(path)}, seed {seed}: {outcome.error}")
     print()
     print(tables.sweep_table(records.load_results(folder, latest=False)))
     # A run whose check failed wrote no record, so the table above leaves it out: list it here.
@@ -213,7 +213,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
                     path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": scratch}, save_to=executed
                 )
                 if not outcome.ok:
-                    print(f"not recorded {_relative(path)}: {outcome.error}", file=sys.stderr)
+                    print(f"not recorded {config.shown_path(path)}: {outcome.error}", file=sys.stderr)
                     status = 1
                     continue
                 notebook = nbformat.read(executed, as_version=4)
@@ -221,7 +221,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
             notebook = nbformat.read(path, as_version=4)
         if args.record or not notebooks.is_clean(notebook):
             nbformat.write(notebooks.clean(notebook), path)
-            print(f"{'recorded' if args.record else 'cleaned'} {_relative(path)}")
+            print(f"{'recorded' if args.record else 'cleaned'} {config.shown_path(path)}")
     return status
 
 
@@ -236,9 +236,12 @@ def cmd_student(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for path in report.written:
-        print(f"wrote {_relative(path)}")
+        print(f"wrote {config.shown_path(path)}")
     for path in report.kept:
-        print(f"kept  {_relative(path)}: it differs from the new build (a learner's answers?); --force replaces it")
+        print(
+            f"kept  {config.shown_path(path)}: it differs from the new build (a learner's answers?); "
+            "--force replaces it"
+        )
     print(f"{len(report.written)} student notebooks written, {report.stubs} exercise stubs, {len(report.kept)} kept")
     return 0
 
@@ -254,7 +257,7 @@ def cmd_slides(args: argparse.Namespace) -> int:
         except (OSError, RuntimeError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        print(f"wrote {_relative(target)}")
+        print(f"wrote {config.shown_path(target)}")
     return 0
 
 
@@ -272,13 +275,6 @@ def _time_and_memory(outcome: notebooks.RunOutcome) -> str:
     if outcome.peak_memory_mb is None:
         return f"{outcome.seconds:.0f} s"
     return f"{outcome.seconds:.0f} s, peak {outcome.peak_memory_mb / 1024:.2f} GB"
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(config.PROJECT_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def build_parser() -> argparse.ArgumentParser:

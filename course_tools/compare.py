@@ -155,13 +155,6 @@ def missing_runs(results: pd.DataFrame, root: Path | None = None) -> list[Path]:
     ]
 
 
-def relative(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(config.PROJECT_ROOT).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def plot_comparison(table: pd.DataFrame, loc: pd.DataFrame):
     """Bar charts, task by task, one bar per framework: accuracy, seconds per epoch, memory, framework lines."""
     import matplotlib.pyplot as plt

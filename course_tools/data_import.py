@@ -6,11 +6,19 @@ checked against the sha256 of its contents, and only then unpacked into the cach
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from course_utils import config
-from course_utils.data import DataError, DatasetSpec, RemoteFile, cached_paths, file_digest, install_file
+from course_utils.data import (
+    DataError,
+    DatasetSpec,
+    RemoteFile,
+    cached_paths,
+    file_digest,
+    install_file,
+    raise_failures,
+    unwritable,
+)
 
 
 def cache_is_complete(spec: DatasetSpec, cache_dir: Path | None = None) -> bool:
@@ -61,12 +69,6 @@ def import_files(spec: DatasetSpec, source: Path, cache_dir: Path | None = None)
         except DataError as error:
             failures.append(str(error))
         except OSError as error:
-            raise DataError(
-                f"cannot write to the data folder {folder} ({error.strerror or error}). "
-                "Set COURSE_DATA_DIR to a folder you can write to."
-            ) from error
-    if failures:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # nothing imported: leave no empty folder behind
-        raise DataError("\n".join(failures))
+            raise unwritable(folder, error) from error
+    raise_failures(failures, folder)
     return paths

@@ -64,3 +64,11 @@ def results_dir() -> Path:
 def epochs(full: int, fast: int) -> int:
     """The number of epochs for the current mode: ``full`` normally, ``fast`` under ``COURSE_FAST``."""
     return fast if fast_mode() else full
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as messages show it: relative to the project's root when it lies inside it."""
+    try:
+        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)

@@ -340,15 +340,25 @@ def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
             except DataError as error:
                 failures.append(str(error))
     except OSError as error:  # download_file lets through only the cache folder's own errors
-        raise DataError(
-            f"cannot write to the data folder {folder} ({error.strerror or error}). "
-            "Set COURSE_DATA_DIR to a folder you can write to."
-        ) from error
+        raise unwritable(folder, error) from error
+    raise_failures(failures, folder)
+    return paths
+
+
+def unwritable(folder: Path, error: OSError) -> DataError:
+    """The error for a cache folder that cannot be written to, with what to do."""
+    return DataError(
+        f"cannot write to the data folder {folder} ({error.strerror or error}). "
+        "Set COURSE_DATA_DIR to a folder you can write to."
+    )
+
+
+def raise_failures(failures: list[str], folder: Path) -> None:
+    """Raise one :class:`DataError` naming every failed file, if any, leaving no empty cache folder behind."""
     if failures:
         with contextlib.suppress(OSError):
-            folder.rmdir()  # a failed first download leaves no empty folder behind
+            folder.rmdir()
         raise DataError("\n".join(failures))
-    return paths
 
 
 def _unpacked_leftover(remote: RemoteFile, target: Path) -> bool:

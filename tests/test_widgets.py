@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from course_tools import explore
 from course_utils import drawing, widgets
 from course_utils.data import load_sample
 
@@ -127,7 +128,7 @@ def test_misclassified_are_the_wrong_ones_surest_first() -> None:
 
 
 def misclassified_list(probabilities: np.ndarray, labels: np.ndarray, limit: int | None = None) -> list[int]:
-    return widgets.misclassified(probabilities, labels, limit).tolist()
+    return explore.misclassified(probabilities, labels, limit).tolist()
 
 
 def test_mistakes_summary_counts_shared_mistakes() -> None:
@@ -136,7 +137,7 @@ def test_mistakes_summary_counts_shared_mistakes() -> None:
         "a": probabilities_for(labels, {2: (3, 0.9), 5: (1, 0.9)}),
         "b": probabilities_for(labels, {2: (4, 0.8)}),
     }
-    summary = widgets.mistakes_summary(predictions, labels).splitlines()
+    summary = explore.mistakes_summary(predictions, labels).splitlines()
     assert summary[0].startswith("a") and "accuracy 0.8000, 2 of 10 wrong" in summary[0]
     assert "accuracy 0.9000, 1 of 10 wrong" in summary[1]
     assert summary[2].startswith("1 test images are wrong in every model")
@@ -163,7 +164,7 @@ def test_explorer_follows_its_slider_and_finds_mistakes(sample) -> None:
         "mlp/keras": probabilities_for(labels, {7: (1, 0.8)}),
         "mlp/pytorch": probabilities_for(labels, {30: (2, 0.6)}),
     }
-    explorer = widgets.prediction_explorer(images, labels, predictions)
+    explorer = explore.prediction_explorer(images, labels, predictions)
     assert "test image 0," in explorer.charts.value
     explorer.slider.value = 12
     assert f"test image 12, label <b>{labels[12]}</b>" in explorer.charts.value
@@ -177,9 +178,9 @@ def test_explorer_follows_its_slider_and_finds_mistakes(sample) -> None:
 
 def test_explorer_refuses_predictions_that_do_not_fit(sample) -> None:
     with pytest.raises(ValueError, match="run a task notebook first"):
-        widgets.prediction_explorer(sample.x_test, sample.y_test, {})
+        explore.prediction_explorer(sample.x_test, sample.y_test, {})
     with pytest.raises(ValueError, match="mlp/keras"):
-        widgets.prediction_explorer(sample.x_test, sample.y_test, {"mlp/keras": np.ones((10, 10)) / 10})
+        explore.prediction_explorer(sample.x_test, sample.y_test, {"mlp/keras": np.ones((10, 10)) / 10})
 
 
 def test_gallery_shows_the_chosen_models_mistakes(sample) -> None:
@@ -188,7 +189,7 @@ def test_gallery_shows_the_chosen_models_mistakes(sample) -> None:
         "a": probabilities_for(labels, {i: ((labels[i] + 1) % 10, 0.5 + i / 100) for i in range(30)}),
         "b": probabilities_for(labels, {5: ((labels[5] + 1) % 10, 0.9)}),
     }
-    gallery = widgets.misclassified_gallery(images, labels, predictions, limit=24)
+    gallery = explore.misclassified_gallery(images, labels, predictions, limit=24)
     assert len(gallery.grid.children) == 24 and "<b>30</b> of 40" in gallery.heading.value
     first_caption = gallery.grid.children[0].children[1].value
     assert "#29:" in first_caption  # the surest mistake first
@@ -238,7 +239,7 @@ def test_the_blank_page_that_clear_paints_keeps_the_prompt_and_a_stroke_is_class
 
 def test_explorer_keeps_its_picture_square_beside_tall_charts(sample) -> None:
     labels = sample.y_test[:5]
-    explorer = widgets.prediction_explorer(sample.x_test[:5], labels, {"mlp/keras": probabilities_for(labels, {})})
+    explorer = explore.prediction_explorer(sample.x_test[:5], labels, {"mlp/keras": probabilities_for(labels, {})})
     row = next(child for child in explorer.widget.children if explorer.picture in child.children)
     assert row.layout.align_items == "flex-start", "a stretched row makes the digit three times taller than wide"
 

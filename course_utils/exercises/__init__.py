@@ -91,9 +91,9 @@ def solution(exercise_id: str, framework: str | None = None) -> None:
         found if len(found) == 1 else {}
     )
     for path, code in chosen.items():
-        text += f"\n\nThe code in {path.relative_to(config.PROJECT_ROOT)}:\n\n{code}"
+        text += f"\n\nThe code in {config.shown_path(path)}:\n\n{code}"
     if not chosen and found:
-        where = ", ".join(str(path.relative_to(config.PROJECT_ROOT)) for path in found)
+        where = ", ".join(str(config.shown_path(path)) for path in found)
         text += f"\n\nThe code is in the instructor notebooks: {where}."
     print(text)
 
