@@ -7,6 +7,7 @@ on the others, and Keras asked to start on the backends the articles name.
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,23 +31,57 @@ KERAS_BACKENDS = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}  #
 PROBED_BACKENDS = ("numpy", "openvino", "theano", "cntk")
 
 
-def probe_keras_backend(name: str) -> str:
-    """Import Keras with ``KERAS_BACKEND=name`` in a fresh process: "imports", or the error's last line."""
+def probe_keras_backend(name: str | None) -> str:
+    """Import Keras in a fresh process with ``KERAS_BACKEND=name``: "imports (backend ...)", or the error's last line.
+
+    With ``name`` None, ``KERAS_BACKEND`` is unset and Keras gets an empty home folder, so that no
+    ``keras.json`` left by an earlier choice decides: what it picks is its default.
+    """
     import os
     import subprocess
     import sys
+    import tempfile
 
-    process = subprocess.run(
-        [sys.executable, "-c", "import keras; print(keras.backend.backend())"],
-        env={**os.environ, "KERAS_BACKEND": name, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    with tempfile.TemporaryDirectory(prefix="keras-home-") as home:
+        env |= {"TF_CPP_MIN_LOG_LEVEL": "2"} | ({"KERAS_BACKEND": name} if name else {"KERAS_HOME": home})
+        process = subprocess.run(
+            [sys.executable, "-c", "import keras; print(keras.backend.backend())"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     if process.returncode == 0:
         return f"imports (backend {process.stdout.split()[-1]!r})"
     lines = [line for line in process.stderr.splitlines() if line.strip()]
     return lines[-1] if lines else f"failed with exit status {process.returncode}"
+
+
+def default_backend_verdict(probe: str) -> str:
+    """The claim "the default backend for Keras is TensorFlow", from the probe of a Keras left to its default."""
+    found = re.search(r"backend '(\w+)'", probe)
+    if found is None:
+        return f"no verdict: Keras did not start with its default backend here ({probe})."
+    if found.group(1) == "tensorflow":
+        return "it holds: with KERAS_BACKEND unset and no keras.json, Keras picks TensorFlow."
+    return f"it does not hold here: with KERAS_BACKEND unset and no keras.json, Keras picks {found.group(1)}."
+
+
+# The articles' "latest version", and when it came out: Keras 2.7.0, with TensorFlow 2.7, in November 2021.
+CLAIMED_LATEST_KERAS = "2.7.0"
+
+
+def version_verdict(installed: str, claimed: str = CLAIMED_LATEST_KERAS) -> str:
+    """The claim "the latest version is Keras 2.7.0", against the installed version."""
+    from packaging.version import Version
+
+    if Version(installed) > Version(claimed):
+        major = " (Keras 3: a new major version)" if Version(installed).major > Version(claimed).major else ""
+        return f"outdated: Keras {installed} is installed here{major}, newer than {claimed} (November 2021)."
+    if Version(installed) == Version(claimed):
+        return f"it matches this installation: Keras {installed}."
+    return f"no verdict: the installed Keras {installed} is older than {claimed}; it says nothing about the latest."
 
 
 def trainable_backends() -> list[str]:
@@ -62,6 +97,7 @@ class BackendsReport:
     runs: dict[str, dict]
     reloads: dict[str, dict]
     probes: dict[str, str]
+    default_probe: str = ""  # Keras left to its default backend: see probe_keras_backend(None)
 
     def table(self) -> pd.DataFrame:
         import pandas as pd
@@ -134,13 +170,30 @@ class BackendsReport:
                 f"{match['same_prediction']:.1%} of the test images (largest logit difference "
                 f"{match['max_abs_difference']:.1e})."
             )
+        version = next(iter(self.runs.values()))["version"]
         failed = [name for name, outcome in self.probes.items() if not outcome.startswith("imports")]
         if failed:
+            lines.append(f"Keras {version} does not start with KERAS_BACKEND set to {', '.join(failed)} here.")
+        lines.append(f"Verdict on 'Keras's backends are TensorFlow, Theano and CNTK': {self.backends_decision()}")
+        if self.default_probe:
             lines.append(
-                f"Keras {next(iter(self.runs.values()))['version']} does not start with "
-                f"KERAS_BACKEND set to {', '.join(failed)} here."
+                f"Verdict on 'the default backend is TensorFlow': {default_backend_verdict(self.default_probe)}"
             )
+        lines.append(f"Verdict on 'the latest version is Keras {CLAIMED_LATEST_KERAS}': {version_verdict(version)}")
         return "\n".join(lines)
+
+    def backends_decision(self) -> str:
+        """The claim's verdict: which of its backends start, and which others train."""
+        gone = [name for name in ("theano", "cntk") if not self.probes.get(name, "").startswith("imports")]
+        others = sorted(set(self.runs) - {"tensorflow"})
+        if len(gone) == 2 and others:
+            return (
+                f"outdated: Theano and CNTK do not start with this Keras, and it trains on {', '.join(others)} "
+                "besides TensorFlow."
+            )
+        if len(gone) == 2:
+            return "half true: TensorFlow is the only backend that trains here, and Theano and CNTK do not start."
+        return f"it holds in part: {', '.join(sorted({'theano', 'cntk'} - set(gone)))} still starts with this Keras."
 
     def check(self) -> None:
         if len(self.runs) < 2:
@@ -183,6 +236,7 @@ def compare_backends(epochs: int | None = None, n_train: int | None = None) -> B
     )
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(worker_slots()) as pool:  # each fails within a second or two; none is timed
+    with ThreadPoolExecutor(worker_slots()) as pool:  # each takes seconds at most; none is timed
+        default = pool.submit(probe_keras_backend, None)
         probes = dict(zip(PROBED_BACKENDS, pool.map(probe_keras_backend, PROBED_BACKENDS)))
-    return BackendsReport(folder, runs, reloads, probes)
+    return BackendsReport(folder, runs, reloads, probes, default.result())

@@ -424,6 +424,67 @@ def test_keras_refuses_the_backends_of_keras_2() -> None:
     assert backends.probe_keras_backend("theano") == "ValueError: Unable to import backend : theano"
 
 
+def test_keras_left_to_itself_picks_its_default_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_claims import backends
+
+    monkeypatch.setenv("KERAS_BACKEND", "torch")  # the probe must unset it, not inherit it
+    probe = backends.probe_keras_backend(None)
+    assert probe == "imports (backend 'tensorflow')"
+    assert backends.default_backend_verdict(probe).startswith("it holds")
+
+
+@pytest.mark.parametrize(
+    "probe, verdict",
+    [
+        ("imports (backend 'tensorflow')", "it holds"),
+        (
+            "imports (backend 'jax')",
+            "it does not hold here: with KERAS_BACKEND unset and no keras.json, Keras picks jax",
+        ),
+        ("ModuleNotFoundError: No module named 'tensorflow'", "no verdict: Keras did not start"),
+    ],
+)
+def test_default_backend_verdict_has_a_branch_for_each_outcome(probe: str, verdict: str) -> None:
+    from course_claims import backends
+
+    assert backends.default_backend_verdict(probe).startswith(verdict)
+
+
+@pytest.mark.parametrize(
+    "installed, verdict",
+    [
+        ("3.15.1", "outdated: Keras 3.15.1 is installed here (Keras 3: a new major version)"),
+        ("2.15.0", "outdated: Keras 2.15.0 is installed here, newer"),
+        ("2.7.0", "it matches"),
+        ("2.6.0", "no verdict"),
+    ],
+)
+def test_version_verdict_has_a_branch_for_each_outcome(installed: str, verdict: str) -> None:
+    from course_claims import backends
+
+    assert backends.version_verdict(installed).startswith(verdict)
+
+
+def backends_report(trained: tuple[str, ...], probes: dict[str, str]) -> object:
+    from course_claims import backends
+
+    runs = {name: {"version": "3.15.1", "test_accuracy": 0.9} for name in trained}
+    return backends.BackendsReport(Path("."), runs, {}, probes)
+
+
+@pytest.mark.parametrize(
+    "trained, starts, decision",
+    [
+        (("tensorflow", "torch"), (), "outdated: Theano and CNTK do not start with this Keras, and it trains on torch"),
+        (("tensorflow",), (), "half true: TensorFlow is the only backend"),
+        (("tensorflow",), ("theano",), "it holds in part: theano still starts"),
+    ],
+)
+def test_backends_decision_has_a_branch_for_each_outcome(trained: tuple, starts: tuple, decision: str) -> None:
+    probes = {name: "imports (backend 'x')" if name in starts else "ValueError: no" for name in ("theano", "cntk")}
+    assert backends_report(trained, probes).backends_decision().startswith(decision)
+
+
 def test_course_claims_rejects_an_unknown_claim(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["claims", "speed", "vibes"]) == 2
     assert "no claim called vibes" in capsys.readouterr().err
