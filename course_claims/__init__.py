@@ -13,6 +13,7 @@ a verdict worked out from the numbers, and ``check()``, which raises
 | "PyTorch is easier to debug"                            | :func:`debugging.provoke_shape_bugs` |
 | "PyTorch has no monitoring tool like TensorBoard"       | :func:`monitoring.log_to_tensorboard` |
 | "PyTorch exports to ONNX, TensorFlow deploys"           | :func:`deployment.export_and_reload` |
+| "Keras does distributed, data-parallel training"        | :func:`distributed.train_data_parallel` |
 
 The experiments train the CNN of ``notebooks/02_cnn``: ``keras_cnn``, ``tensorflow_cnn`` and
 ``pytorch_cnn`` run that notebook's cells tagged ``hyperparameters``, ``define-model`` and
@@ -23,6 +24,7 @@ import those three modules: importing this package imports no framework.
 from .backends import compare_backends
 from .debugging import provoke_shape_bugs
 from .deployment import export_and_reload
+from .distributed import train_data_parallel
 from .graphs import trace_graphs
 from .monitoring import log_to_tensorboard
 from .speed import SpeedSettings, measure_speed
@@ -34,6 +36,7 @@ EXPERIMENTS = {
     "debugging": provoke_shape_bugs,
     "tensorboard": log_to_tensorboard,
     "deployment": export_and_reload,
+    "distributed": train_data_parallel,
 }
 
 __all__ = [
@@ -45,4 +48,5 @@ __all__ = [
     "measure_speed",
     "provoke_shape_bugs",
     "trace_graphs",
+    "train_data_parallel",
 ]

@@ -167,3 +167,98 @@ def graphs() -> dict:
         "batches": epochs * len(data.y_train) // BATCH_SIZE,
         "python_train_step_calls": len(python_calls),
     }
+
+
+class BatchLosses(keras.callbacks.Callback):
+    """Each batch's own loss and seconds, as ``fit`` runs it (``fit`` logs the running mean of the epoch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.losses, self.seconds, self._mean = [], [], 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+        mean = float(logs["loss"])
+        self.losses.append((batch + 1) * mean - batch * self._mean)
+        self._mean = mean
+
+
+def _logical_cpus(count: int) -> list[str]:
+    """Split this process's CPU into ``count`` logical devices, as many as a strategy needs replicas."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def _fixed_batches(steps: int, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """``steps`` global batches of the training images in one fixed shuffled order, the same for every run."""
+    data = image_data(n_train=n_train)
+    order = np.random.default_rng(SEED).permutation(len(data.y_train))[: steps * BATCH_SIZE]
+    return data.x_train[order], data.y_train[order]
+
+
+def data_parallel(replicas: int, steps: int, n_train: int) -> dict:
+    """Train the notebook's model with ``fit`` under ``tf.distribute.MirroredStrategy`` over logical CPUs.
+
+    With ``replicas=1``, the same training without a strategy: the one-process baseline.
+    Returns each batch's loss and seconds, and how far apart the replicas' weights ended up.
+    """
+    import tensorflow as tf
+
+    devices = _logical_cpus(replicas)
+    strategy = tf.distribute.MirroredStrategy(devices) if replicas > 1 else tf.distribute.get_strategy()
+    with strategy.scope():
+        model = _notebook()["model"]
+    x, y = _fixed_batches(steps, n_train)
+    timer = BatchLosses()
+    model.fit(x, y, batch_size=BATCH_SIZE, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
+    differences = []
+    for variable in model.trainable_variables:
+        copies = getattr(variable.value, "values", (variable.value,))  # a MirroredVariable holds one per replica
+        differences += [float(np.max(np.abs(np.asarray(copy) - np.asarray(copies[0])))) for copy in copies[1:]]
+    return {
+        **_versions(),
+        "replicas": strategy.num_replicas_in_sync,
+        "local_batch": BATCH_SIZE // strategy.num_replicas_in_sync,
+        "losses": timer.losses,
+        "step_seconds": timer.seconds,
+        "replica_max_difference": max(differences, default=0.0),
+        "variable_type": type(model.trainable_variables[0].value).__name__,
+    }
+
+
+def distribution_api(replicas: int) -> dict:
+    """What ``keras.distribution.DataParallel`` does on this process's backend: are the weights replicated?"""
+    import importlib.util
+
+    if keras.backend.backend() == "tensorflow":
+        _logical_cpus(replicas)
+    devices = keras.distribution.list_devices()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    model = _notebook()["model"]
+    x, y = _fixed_batches(2, 2 * BATCH_SIZE)
+    model.fit(x, y, batch_size=BATCH_SIZE, epochs=1, verbose=0)
+    value = model.trainable_variables[0].value
+    sharding = getattr(value, "sharding", None)  # JAX arrays carry their placement
+    # Looked up as files: finding the module would import its backend package, and with it the framework.
+    backends = Path(keras.__file__).parent / "src" / "backend"
+    layout_modules = {
+        name: (backends / name / "distribution_lib.py").is_file() for name in ("jax", "tensorflow", "torch")
+    }
+    backend_code = ""
+    if layout_modules.get(keras.backend.backend()):
+        module = importlib.import_module(f"keras.src.backend.{keras.backend.backend()}.distribution_lib")
+        backend_code = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+    return {
+        **_versions(),
+        "devices": devices,
+        "variable_type": type(value).__name__,
+        "placed_on_devices": len(getattr(sharding, "device_set", ())) or 1,
+        "backends_with_distribution_code": [backend for backend, found in layout_modules.items() if found],
+        "backend_code_says": backend_code,
+    }

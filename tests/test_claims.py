@@ -488,3 +488,73 @@ def test_backends_decision_has_a_branch_for_each_outcome(trained: tuple, starts:
 def test_course_claims_rejects_an_unknown_claim(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["claims", "speed", "vibes"]) == 2
     assert "no claim called vibes" in capsys.readouterr().err
+
+
+# --- distributed -------------------------------------------------------------------------
+
+
+def parallel_run(replicas: int, step_seconds: float, difference: float = 0.0, losses=(2.3, 1.9)) -> dict:
+    return {
+        "replicas": replicas,
+        "local_batch": 128 // replicas,
+        "losses": list(losses),
+        "step_seconds": [5.0, step_seconds, step_seconds],
+        "replica_max_difference": difference,
+    }
+
+
+def distributed_report(keras_parallel: dict | None, api: dict | None = None) -> object:
+    from course_claims import distributed
+
+    runs = {
+        "pytorch-1": parallel_run(1, 0.1),
+        "pytorch-parallel": parallel_run(2, 0.1),
+        "keras-1": parallel_run(1, 0.1),
+    }
+    if keras_parallel:
+        runs["keras-parallel"] = keras_parallel
+    api = api or {
+        "backend": "tensorflow",
+        "version": "3.15.1",
+        "devices": ["cpu:0", "cpu:1"],
+        "placed_on_devices": 1,
+        "variable_type": "ResourceVariable",
+        "backends_with_distribution_code": ["jax", "tensorflow"],
+        "backend_code_says": "!!!DO NOT USE!!!",
+    }
+    return distributed.DistributedReport(2 if keras_parallel else 1, runs, api)
+
+
+@pytest.mark.parametrize(
+    "keras_parallel, decision",
+    [
+        (parallel_run(2, 0.2), "it holds here, through TensorFlow's tf.distribute"),
+        (parallel_run(2, 0.1, difference=0.3), "not shown here: it does not hold here: the 2 replicas ended 3.0e-01"),
+        (parallel_run(1, 0.1), "not shown here: not tested here: the strategy found one replica only"),
+        (None, "not shown here: not tested here: only one replica could run"),
+    ],
+)
+def test_distributed_verdict_has_a_branch_for_each_outcome(keras_parallel: dict | None, decision: str) -> None:
+    last = distributed_report(keras_parallel).verdict().splitlines()[-1]
+    assert last.startswith(f"Verdict on 'Keras does data-parallel, distributed training': {decision}")
+
+
+def test_distributed_verdict_gives_the_speed_against_one_process() -> None:
+    lines = distributed_report(parallel_run(2, 0.2)).verdict().splitlines()
+    assert "2.0× slower than one process" in lines[0] and "identical to 0e+00" in lines[0]
+
+
+def test_distributed_verdict_says_what_keras_distribution_did() -> None:
+    report = distributed_report(parallel_run(2, 0.1))
+    assert "the weights stayed one ResourceVariable on one device" in report.api_decision()
+    assert "'!!!DO NOT USE!!!'" in report.api_decision()
+    report.api |= {"backend": "jax", "placed_on_devices": 2}
+    assert report.api_decision() == "DataParallel replicated the weights over 2 devices on the jax backend."
+
+
+def test_distributed_check_wants_replicas_in_step_and_learning() -> None:
+    distributed_report(parallel_run(2, 0.1)).check()
+    with pytest.raises(CheckFailed, match="replicas ended 1.0e-03 apart"):
+        distributed_report(parallel_run(2, 0.1, difference=1e-3)).check()
+    with pytest.raises(CheckFailed, match="did not learn"):
+        distributed_report(parallel_run(2, 0.1, losses=(2.3, 2.4))).check()
