@@ -14,6 +14,7 @@ a verdict worked out from the numbers, and ``check()``, which raises
 | "PyTorch has no monitoring tool like TensorBoard"       | :func:`monitoring.log_to_tensorboard` |
 | "PyTorch exports to ONNX, TensorFlow deploys"           | :func:`deployment.export_and_reload` |
 | "Keras does distributed, data-parallel training"        | :func:`distributed.train_data_parallel` |
+| "PyTorch shifts to graph mode with TorchScript"         | :func:`torchscript.script_trace_export` |
 
 The experiments train the CNN of ``notebooks/02_cnn``: ``keras_cnn``, ``tensorflow_cnn`` and
 ``pytorch_cnn`` run that notebook's cells tagged ``hyperparameters``, ``define-model`` and
@@ -28,6 +29,7 @@ from .distributed import train_data_parallel
 from .graphs import trace_graphs
 from .monitoring import log_to_tensorboard
 from .speed import SpeedSettings, measure_speed
+from .torchscript import script_trace_export
 
 EXPERIMENTS = {
     "speed": measure_speed,
@@ -37,6 +39,7 @@ EXPERIMENTS = {
     "tensorboard": log_to_tensorboard,
     "deployment": export_and_reload,
     "distributed": train_data_parallel,
+    "torchscript": script_trace_export,
 }
 
 __all__ = [
@@ -48,5 +51,6 @@ __all__ = [
     "measure_speed",
     "provoke_shape_bugs",
     "trace_graphs",
+    "script_trace_export",
     "train_data_parallel",
 ]

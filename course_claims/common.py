@@ -49,20 +49,29 @@ def notebook_cnn(
     """Run the CNN notebook's hyperparameter, model and training-step cells; return their names.
 
     ``namespace`` holds what the notebook imported before those cells (the framework, NumPy,
-    ``device``). ``bug`` replaces one piece of the code by another, for the debugging claim;
-    ``source_file`` receives the code that runs, so that tracebacks can show its lines.
+    ``device``). ``bug`` replaces one piece of the code by another, for the debugging claim. The
+    code runs as a module of its own, from ``source_file`` (by default under ``runs/claims-cells/``),
+    so that tracebacks show its lines and ``torch.jit.script`` can read its source.
     """
+    import sys
+    import types
+
     source = cells.tagged_code(CNN_NOTEBOOKS[framework], *MODEL_TAGS)
     if bug is not None:
         if bug[0] not in source:
             raise ValueError(f"{CNN_NOTEBOOKS[framework]} no longer holds {bug[0]!r}: update the planted bug.")
         source = source.replace(bug[0], bug[1])
-    filename = f"<{CNN_NOTEBOOKS[framework]}>"
-    if source_file is not None:
-        source_file.parent.mkdir(parents=True, exist_ok=True)
-        source_file.write_text(source + "\n")
-        filename = str(source_file)
-    return cells.run_code(source, {"course": course_utils, **namespace}, filename=filename)
+    source_file = source_file or config.PROJECT_ROOT / "runs" / "claims-cells" / f"{framework}_cnn.py"
+    source_file.parent.mkdir(parents=True, exist_ok=True)
+    source_file.write_text(
+        f"# The cells {', '.join(MODEL_TAGS)} of {CNN_NOTEBOOKS[framework]}, as they ran.\n{source}\n"
+    )
+    module = types.ModuleType(f"{CNN_NOTEBOOKS[framework].replace('/', '_').removesuffix('.ipynb')}_cells")
+    module.__file__ = str(source_file)
+    sys.modules[module.__name__] = module  # where inspect looks for the source of the classes it defines
+    module.__dict__.update({"course": course_utils, **namespace})
+    source = source_file.read_text()
+    return cells.run_code(source, module.__dict__, filename=str(source_file))
 
 
 def cnn_hyperparameters() -> dict[str, object]:

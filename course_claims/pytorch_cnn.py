@@ -196,3 +196,33 @@ def _explained(explanation) -> dict:
         "ops": ops,
         "breaks": [{"reason": reason, "line": line, "source": source} for reason, line, source in sorted(breaks)],
     }
+
+
+def torchscript(n_images: int = 256) -> dict:
+    """Script, trace and export the notebook's trained-from-scratch CNN; compare each with eager PyTorch.
+
+    Returns the largest output difference of each, and the warnings that scripting and tracing raise
+    in this PyTorch: its own word on TorchScript's status.
+    """
+    import warnings
+
+    model = _notebook()["model"].eval()
+    images = torch.from_numpy(image_data(channels_first=True, n_train=n_images).x_train)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scripted = torch.jit.script(model)
+        traced = torch.jit.trace(model, images[:2])
+    exported = torch.export.export(model, (images[:2],), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    with torch.no_grad():
+        eager = model(images)
+        outputs = {"TorchScript (script)": scripted(images), "TorchScript (trace)": traced(images)}
+        outputs["torch.export"] = exported.module()(images)
+    said = sorted(
+        {f"{warning.category.__name__}: {warning.message}" for warning in caught if "jit" in str(warning.message)}
+    )
+    return {
+        **_versions(),
+        "max_difference": {name: float((output - eager).abs().max()) for name, output in outputs.items()},
+        "warnings": said,
+        "images": len(images),
+    }

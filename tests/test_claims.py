@@ -558,3 +558,52 @@ def test_distributed_check_wants_replicas_in_step_and_learning() -> None:
         distributed_report(parallel_run(2, 0.1, difference=1e-3)).check()
     with pytest.raises(CheckFailed, match="did not learn"):
         distributed_report(parallel_run(2, 0.1, losses=(2.3, 2.4))).check()
+
+
+# --- TorchScript ---------------------------------------------------------------------------
+
+
+def torchscript_report(difference: float, warnings: list[str], torchserve: str | None = None) -> object:
+    from course_claims import torchscript
+
+    graphs = ("TorchScript (script)", "TorchScript (trace)", "torch.export")
+    run = {
+        "version": "2.13.0",
+        "images": 256,
+        "warnings": warnings,
+        "max_difference": dict.fromkeys(graphs, difference),
+    }
+    return torchscript.TorchScriptReport(run, torchserve)
+
+
+DEPRECATED = ["DeprecationWarning: `torch.jit.script` is deprecated. Please switch to `torch.compile`."]
+
+
+@pytest.mark.parametrize(
+    "difference, warnings, decision",
+    [
+        (0.0, DEPRECATED, "outdated: PyTorch 2.13.0 still scripts and traces the CNN, and the graphs compute what"),
+        (0.5, DEPRECATED, "outdated: PyTorch 2.13.0 still scripts and traces the CNN, and the graphs do not compute"),
+        (0.0, [], "it holds in PyTorch 2.13.0: the CNN scripts and traces without a warning"),
+    ],
+)
+def test_torchscript_verdict_has_a_branch_for_each_outcome(difference: float, warnings: list, decision: str) -> None:
+    assert torchscript_report(difference, warnings).torchscript_decision().startswith(decision)
+
+
+def test_torchscript_verdict_quotes_pytorch_and_dates_torchserve() -> None:
+    report = torchscript_report(0.0, DEPRECATED)
+    assert report.torchscript_decision().endswith(
+        "warns: `torch.jit.script` is deprecated. Please switch to `torch.compile`."
+    )
+    assert report.torchserve_decision().startswith("TorchServe is not installed here.")
+    assert "since early 2025" in report.torchserve_decision() and "0.12.0" in report.torchserve_decision()
+    assert (
+        torchscript_report(0.0, [], "0.12.0").torchserve_decision().startswith("TorchServe is installed here (0.12.0)")
+    )
+
+
+def test_torchscript_check_wants_every_graph_equal_to_eager() -> None:
+    torchscript_report(0.0, DEPRECATED).check()
+    with pytest.raises(CheckFailed, match="compute something else"):
+        torchscript_report(0.5, DEPRECATED).check()
