@@ -154,7 +154,7 @@ class DistributedReport:
         expected = {"pytorch-1", "keras-1"} | ({"pytorch-parallel", "keras-parallel"} if self.replicas > 1 else set())
         if set(self.runs) != expected:
             raise CheckFailed(f"runs {sorted(self.runs)}; expected {sorted(expected)}.")
-        print(f"✓ one process and {self.replicas} data-parallel replicas trained in each framework, replicas in step")
+        print("✓ each framework trained in one process, and data-parallel where two replicas fit, replicas in step")
 
 
 def train_data_parallel(steps: int | None = None) -> DistributedReport:
