@@ -15,6 +15,7 @@ a verdict worked out from the numbers, and ``check()``, which raises
 | "PyTorch exports to ONNX, TensorFlow deploys"           | :func:`deployment.export_and_reload` |
 | "Keras does distributed, data-parallel training"        | :func:`distributed.train_data_parallel` |
 | "PyTorch shifts to graph mode with TorchScript"         | :func:`torchscript.script_trace_export` |
+| "Keras can't do low-level work, nor PCA and clustering" | :func:`lowlevel.compare_with_numpy` |
 
 The experiments train the CNN of ``notebooks/02_cnn``: ``keras_cnn``, ``tensorflow_cnn`` and
 ``pytorch_cnn`` run that notebook's cells tagged ``hyperparameters``, ``define-model`` and
@@ -27,6 +28,7 @@ from .debugging import provoke_shape_bugs
 from .deployment import export_and_reload
 from .distributed import train_data_parallel
 from .graphs import trace_graphs
+from .lowlevel import compare_with_numpy
 from .monitoring import log_to_tensorboard
 from .speed import SpeedSettings, measure_speed
 from .torchscript import script_trace_export
@@ -40,12 +42,14 @@ EXPERIMENTS = {
     "deployment": export_and_reload,
     "distributed": train_data_parallel,
     "torchscript": script_trace_export,
+    "lowlevel": compare_with_numpy,
 }
 
 __all__ = [
     "EXPERIMENTS",
     "SpeedSettings",
     "compare_backends",
+    "compare_with_numpy",
     "export_and_reload",
     "log_to_tensorboard",
     "measure_speed",

@@ -262,3 +262,72 @@ def distribution_api(replicas: int) -> dict:
         "backends_with_distribution_code": [backend for backend, found in layout_modules.items() if found],
         "backend_code_says": backend_code,
     }
+
+
+class DenseReLU(keras.layers.Layer):
+    """A dense layer with a ReLU, written with ``keras.ops`` alone: it runs on every backend."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros")
+
+    def call(self, x):
+        return keras.ops.relu(keras.ops.matmul(x, self.kernel) + self.bias)
+
+
+def pca(x, components: int):
+    """Principal components with ``keras.ops``: the data centred, projected on the covariance's top eigenvectors."""
+    ops = keras.ops
+    centred = x - ops.mean(x, axis=0)
+    covariance = ops.matmul(ops.transpose(centred), centred) / (x.shape[0] - 1)
+    values, vectors = ops.eigh(covariance)  # ascending eigenvalues
+    top = ops.flip(vectors[:, -components:], axis=1)
+    return ops.matmul(centred, top), ops.flip(values[-components:], axis=0) / ops.sum(values)
+
+
+def k_means(x, centroids, iterations: int):
+    """Lloyd's k-means with ``keras.ops``: assign each point to its nearest centroid, move each to its points' mean."""
+    ops = keras.ops
+    for _ in range(iterations):
+        distances = ops.sum(x**2, axis=1, keepdims=True) - 2 * ops.matmul(x, ops.transpose(centroids))
+        assignment = ops.argmin(distances + ops.sum(centroids**2, axis=1), axis=1)
+        members = ops.one_hot(assignment, centroids.shape[0])
+        counts = ops.sum(members, axis=0)
+        centroids = ops.matmul(ops.transpose(members), x) / ops.maximum(counts, 1)[:, None]
+    return assignment, centroids
+
+
+def low_level(folder: str, n_images: int = 1000, components: int = 2, clusters: int = 10, iterations: int = 10) -> dict:
+    """Run the ``keras.ops`` layer, PCA and k-means on this backend; save their outputs for comparison."""
+    setup("keras", seed=SEED)
+    x = scaled_test_images()[:n_images].reshape(n_images, -1)
+    layer = DenseReLU(16)
+    layer.build(x.shape)
+    rng = np.random.default_rng(SEED)  # the same weights on every backend, so that the outputs can be compared
+    weights = [rng.normal(0, 0.05, (x.shape[1], 16)).astype("float32"), rng.normal(0, 0.05, 16).astype("float32")]
+    layer.set_weights(weights)
+    tensor = keras.ops.convert_to_tensor(x)
+    projection, explained = pca(tensor, components)
+    assignment, centroids = k_means(tensor, tensor[:clusters], iterations)
+    outputs = {
+        "layer": layer(tensor),
+        "pca_projection": projection,
+        "pca_explained": explained,
+        "kmeans_assignment": assignment,
+        "kmeans_centroids": centroids,
+    }
+    backend = keras.backend.backend()
+    files = {}
+    for name, value in outputs.items():
+        files[name] = f"{backend}_{name}.npy"
+        np.save(Path(folder) / files[name], keras.ops.convert_to_numpy(value))
+    np.save(Path(folder) / "layer_weights.npy", np.concatenate([weights[0], weights[1][None]]))
+    return {
+        **_versions(),
+        "files": files,
+        "settings": {"n_images": n_images, "components": components, "clusters": clusters, "iterations": iterations},
+    }

@@ -607,3 +607,49 @@ def test_torchscript_check_wants_every_graph_equal_to_eager() -> None:
     torchscript_report(0.0, DEPRECATED).check()
     with pytest.raises(CheckFailed, match="compute something else"):
         torchscript_report(0.5, DEPRECATED).check()
+
+
+# --- low level -----------------------------------------------------------------------------
+
+
+def lowlevel_report(
+    layer: float = 1e-7, pca: float = 1e-6, same_clusters: float = 1.0, backends=("tensorflow", "torch")
+):
+    from course_claims import lowlevel
+
+    found = {"layer": layer, "pca": pca, "pca_explained": 1e-7, "same_clusters": same_clusters}
+    return lowlevel.LowLevelReport({backend: dict(found) for backend in backends}, dict.fromkeys(backends, "3.15.1"))
+
+
+def test_lowlevel_reference_is_what_the_steps_compute() -> None:
+    from course_claims import lowlevel
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(0, 1, (20, 3)), rng.normal(8, 1, (20, 3))])
+    weights = rng.normal(0, 1, (4, 2))
+    expected = lowlevel.reference(x, weights, {"components": 1, "clusters": 2, "iterations": 5})
+    assert np.allclose(expected["layer"], np.maximum(x @ weights[:3] + weights[3], 0))
+    assert len(set(expected["kmeans_assignment"][:20])) == 1
+    assert set(expected["kmeans_assignment"][:20]).isdisjoint(expected["kmeans_assignment"][20:])
+    assert expected["pca_explained"][0] > 0.9, "two far-apart blobs: one component explains nearly everything"
+    flipped = {**expected, "pca_projection": -expected["pca_projection"]}
+    assert lowlevel.compare(flipped, expected)["pca"] == 0, "a component's sign is arbitrary"
+
+
+@pytest.mark.parametrize(
+    "report, layer, pca",
+    [
+        (lowlevel_report(), "it does not hold: a layer written with keras.ops", "Keras is capable of both"),
+        (lowlevel_report(layer=0.1), "it holds on tensorflow, torch here", "Keras is capable of both"),
+        (lowlevel_report(pca=0.5), "it does not hold", "on tensorflow, torch, keras.ops' PCA or k-means differs"),
+        (lowlevel_report(same_clusters=0.5), "it does not hold", "on tensorflow, torch, keras.ops' PCA or k-means"),
+    ],
+)
+def test_lowlevel_verdicts_have_a_branch_for_each_outcome(report, layer: str, pca: str) -> None:
+    assert report.layer_decision().startswith(layer) and report.pca_decision().startswith(pca)
+
+
+def test_lowlevel_verdict_says_when_one_backend_was_compared() -> None:
+    assert lowlevel_report(backends=("tensorflow",)).verdict().startswith("Only tensorflow is installed here")
+    with pytest.raises(CheckFailed, match="k-means on tensorflow puts 50.0% of points"):
+        lowlevel_report(same_clusters=0.5).check()
