@@ -100,7 +100,30 @@ class GraphsReport:
             f"graph with {cnn['graph_breaks']} breaks, but broke the loop into {loop['graphs']} graphs "
             f"({loop['graph_breaks']} breaks) at its data-dependent condition."
         )
+        lines.append(f"Verdict on 'Keras has static graphs and PyTorch dynamic ones': {self.decision()}")
         return "\n".join(lines)
+
+    def decision(self) -> str:
+        """The claim's verdict: does Keras's fit trace its step on each backend, and does PyTorch trace on request?"""
+        traced = {
+            name.removeprefix("keras-"): run["python_train_step_calls"] < run["batches"]
+            for name, run in self.runs.items()
+            if name.startswith("keras-")
+        }
+        torch_traces = self.runs["pytorch"]["cnn"]["graphs"] >= 1
+        if traced.get("tensorflow") and not all(traced.values()):
+            eager = ", ".join(backend for backend, was in traced.items() if not was)
+            return (
+                f"outdated: Keras's fit traces a graph on TensorFlow but runs eagerly on {eager}, and PyTorch "
+                f"{'traces' if torch_traces else 'does not trace'} the CNN with torch.compile on request: the "
+                "graph is a choice of backend and settings, in both frameworks."
+            )
+        if traced.get("tensorflow"):
+            return (
+                "half true: Keras's fit traces a static graph on every backend measured here, and PyTorch runs "
+                f"eagerly unless compiled{' (torch.compile traced the CNN)' if torch_traces else ''}."
+            )
+        return "it does not hold here: Keras's fit ran its step eagerly, batch by batch, even on TensorFlow."
 
     def check(self) -> None:
         tf_run, torch_run = self.runs["tensorflow"], self.runs["pytorch"]

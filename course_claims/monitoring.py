@@ -135,7 +135,25 @@ class TensorBoardReport:
             for framework in self.runs
         ]
         lines.append(f"One TensorBoard shows all three: tensorboard --logdir {self.folder}")
+        lines.append(f"Verdict on 'PyTorch has no monitoring tool like TensorBoard': {self.decision()}")
         return "\n".join(lines)
+
+    def decision(self) -> str:
+        """The claim's verdict, from what TensorBoard's files hold: did PyTorch write scalars it can read?"""
+        scalars = self.scalars()
+        points = {
+            framework: len(scalars.get(f"{framework}/train", {}).get("epoch_loss", [])) for framework in self.runs
+        }
+        if "pytorch" not in points:
+            return "not shown here: the PyTorch run is missing."
+        if not points["pytorch"]:
+            return "it holds here: PyTorch wrote no scalar that TensorBoard can read."
+        beside = [framework for framework, count in points.items() if count and framework != "pytorch"]
+        together = f", in one TensorBoard beside {' and '.join(beside)}'s" if beside else ""
+        return (
+            f"false: PyTorch wrote {points['pytorch']} loss points into TensorBoard's own event files through "
+            f"{TOOLS['pytorch']}{together}."
+        )
 
     def check(self) -> None:
         files, scalars = event_files(self.folder), self.scalars()

@@ -653,3 +653,70 @@ def test_lowlevel_verdict_says_when_one_backend_was_compared() -> None:
     assert lowlevel_report(backends=("tensorflow",)).verdict().startswith("Only tensorflow is installed here")
     with pytest.raises(CheckFailed, match="k-means on tensorflow puts 50.0% of points"):
         lowlevel_report(same_clusters=0.5).check()
+
+
+# --- verdicts of graphs, TensorBoard and easiest ---------------------------------------------
+
+
+def graphs_report(keras_traced: dict[str, bool], torch_graphs: int = 1) -> object:
+    from course_claims import graphs
+
+    runs = {"pytorch": {"cnn": {"graphs": torch_graphs}}}
+    for backend, traced in keras_traced.items():
+        runs[f"keras-{backend}"] = {"python_train_step_calls": 1 if traced else 8, "batches": 8}
+    return graphs.GraphsReport(runs)
+
+
+@pytest.mark.parametrize(
+    "keras_traced, decision",
+    [
+        (
+            {"tensorflow": True, "torch": False},
+            "outdated: Keras's fit traces a graph on TensorFlow but runs eagerly on torch",
+        ),
+        ({"tensorflow": True}, "half true: Keras's fit traces a static graph on every backend measured here"),
+        ({"tensorflow": False, "torch": False}, "it does not hold here: Keras's fit ran its step eagerly"),
+    ],
+)
+def test_graphs_verdict_has_a_branch_for_each_outcome(keras_traced: dict, decision: str) -> None:
+    assert graphs_report(keras_traced).decision().startswith(decision)
+
+
+@pytest.mark.parametrize(
+    "points, decision",
+    [
+        ({"keras": 2, "tensorflow": 2, "pytorch": 2}, "false: PyTorch wrote 2 loss points"),
+        ({"keras": 2, "pytorch": 0}, "it holds here: PyTorch wrote no scalar"),
+        ({"keras": 2}, "not shown here: the PyTorch run is missing"),
+    ],
+)
+def test_tensorboard_verdict_has_a_branch_for_each_outcome(
+    points: dict, decision: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from course_claims import monitoring
+
+    report = monitoring.TensorBoardReport(Path("."), dict.fromkeys(points, {}))
+    scalars = {
+        f"{name}/train": {"epoch_loss": [(step, 1.0) for step in range(count)]} for name, count in points.items()
+    }
+    monkeypatch.setattr(report, "scalars", lambda: scalars)
+    assert report.decision().startswith(decision)
+    if decision.startswith("false"):
+        assert report.decision().endswith("beside keras and tensorflow's.")
+
+
+@pytest.mark.parametrize(
+    "lines, decision",
+    [
+        (
+            {"keras": 60, "tensorflow": 150, "pytorch": 100},
+            "the claim holds by this measure: Keras takes the fewest lines",
+        ),
+        ({"keras": 120, "tensorflow": 150, "pytorch": 100}, "the claim does not hold by this measure: PyTorch takes"),
+        ({"keras": 100, "tensorflow": 105, "pytorch": 110}, "no framework is shorter here"),
+    ],
+)
+def test_easiest_verdict_has_a_branch_for_each_outcome(lines: dict, decision: str) -> None:
+    from course_claims import easiest
+
+    assert easiest.decision(lines).startswith(decision)
