@@ -108,10 +108,11 @@ class DistributedReport:
                 f"it does not hold here: the {parallel['replicas']} replicas ended "
                 f"{parallel['replica_max_difference']:.1e} apart, so their gradients were not averaged."
             )
-        speed = images_per_second(parallel) / images_per_second(self.runs[f"{framework}-1"])
+        speed = ratio_phrase(images_per_second(parallel) / images_per_second(self.runs[f"{framework}-1"]))
+        against = "as one process" if speed == "about as fast" else "than one process"
         return (
             f"it holds: {parallel['replicas']} replicas trained in step, identical to "
-            f"{parallel['replica_max_difference']:.0e}, {ratio_phrase(speed)} than one process on this CPU, with "
+            f"{parallel['replica_max_difference']:.0e}, {speed} {against} on this CPU, with "
             f"losses {self.loss_gap(framework):.3f} apart on average."
         )
 

@@ -542,6 +542,7 @@ def test_distributed_verdict_has_a_branch_for_each_outcome(keras_parallel: dict 
 def test_distributed_verdict_gives_the_speed_against_one_process() -> None:
     lines = distributed_report(parallel_run(2, 0.2)).verdict().splitlines()
     assert "2.0× slower than one process" in lines[0] and "identical to 0e+00" in lines[0]
+    assert "about as fast as one process" in distributed_report(parallel_run(2, 0.105)).verdict()
 
 
 def test_distributed_verdict_says_what_keras_distribution_did() -> None:
