@@ -53,6 +53,8 @@ def describe_error(error: BaseException, source_file: str) -> dict:
     # that is deeper than the traceback's own last line, which is only where the graph was called.
     traceback_line = own[-1].lineno if own else None
     pointed = named_in_message[-1] if named_in_message else traceback_line
+    # The statement the traceback points into, which may span lines: Python 3.11 records where it ends.
+    statement_end = (getattr(own[-1], "end_lineno", None) or traceback_line) if own else None
     return {
         "type": type(error).__name__,
         "message": "\n".join(message.splitlines()[:MESSAGE_LINES_SHOWN]),
@@ -66,6 +68,7 @@ def describe_error(error: BaseException, source_file: str) -> dict:
         "bug_line": bug_line,
         "bug_source": lines[bug_line - 1].strip(),
         "names_bug_line": bug_line in {frame.lineno for frame in own} | set(named_in_message),
+        "in_pointed_statement": bool(own) and traceback_line <= bug_line <= statement_end,
     }
 
 
@@ -110,7 +113,35 @@ class DebuggingReport:
                 f"{case['framework']} ({case['mode']}): {error['type']} while {WHEN_RAISED[case['mode']]}; "
                 f"it points to `{error['pointed_source']}` and {names}."
             )
+        lines.append(f"Verdict on 'PyTorch is easier to debug, Keras errors are hard to trace': {self.decision()}")
         return "\n".join(lines)
+
+    def decision(self) -> str:
+        """The claim's verdict: whose error leads to the faulty code, and how early it comes."""
+
+        def leads_to_bug(framework: str) -> bool | None:
+            found = [case["error"] for case in self.cases() if case["framework"] == framework]
+            return (
+                any(error["names_bug_line"] or error.get("in_pointed_statement") for error in found) if found else None
+            )
+
+        keras, torch = leads_to_bug("keras"), leads_to_bug("pytorch")
+        if keras is None or torch is None:
+            return "not shown here: Keras or PyTorch did not run."
+        if keras and not torch:
+            return (
+                "it does not hold here: Keras's error comes while the model is built, before any data, and its "
+                "traceback points to the statement that holds the faulty line; PyTorch's comes at the first batch, "
+                "in forward, where the layer is used rather than where it was made wrong."
+            )
+        if torch and not keras:
+            return "it holds here: PyTorch's traceback leads to the faulty code, and Keras's does not."
+        if keras and torch:
+            return "it does not hold here: both tracebacks lead to the faulty code."
+        return (
+            "half true here: neither traceback names the faulty line; Keras's error comes earlier, while the model is "
+            "built, PyTorch's at the first batch."
+        )
 
     def check(self) -> None:
         cases = self.cases()

@@ -144,7 +144,32 @@ class DeploymentReport:
                     f"{row['reloaded by']}, which imported {row['runtime imported']} and peaked at "
                     f"{row['runtime peak RSS MB']:,} MB."
                 )
+        lines.append(
+            f"Verdict on 'PyTorch exports to ONNX, TensorFlow is for production and mobile': {self.decision()}"
+        )
         return "\n".join(lines)
+
+    def decision(self) -> str:
+        """The claim's verdict, from which exports reloaded and predicted as their original did."""
+        matched = {
+            (row["made by"], row["artifact"])
+            for row in self.rows()
+            if row.get("max_abs_difference", np.inf) <= EXPORT_TOLERANCE
+        }
+        deployed = sorted({framework for framework, _ in matched})
+        if ("pytorch", "ONNX") not in matched:
+            return "the ONNX half does not hold here: PyTorch's ONNX file did not predict as the model did."
+        if deployed == ["keras", "pytorch", "tensorflow"]:
+            mobile = "reloaded too" if ("tensorflow", "TensorFlow Lite") in matched else "did not reload"
+            return (
+                "half true, half outdated: PyTorch does export to ONNX, which ran without PyTorch; but every "
+                "framework here exported a model that predicted as the original, and TensorFlow's mobile format "
+                f"{mobile}."
+            )
+        return (
+            f"half true: PyTorch exports to ONNX, and only {', '.join(deployed)} exported a model that predicted as "
+            "the original here."
+        )
 
     def check(self) -> None:
         rows = self.rows()

@@ -721,3 +721,87 @@ def test_easiest_verdict_has_a_branch_for_each_outcome(lines: dict, decision: st
     from course_claims import easiest
 
     assert easiest.decision(lines).startswith(decision)
+
+
+def debugging_report(keras: dict, pytorch: dict) -> object:
+    def case(mode: str, facts: dict) -> dict:
+        return {"cases": [{"mode": mode, "error": {"names_bug_line": False, "in_pointed_statement": False, **facts}}]}
+
+    return debugging.DebuggingReport({"keras": case("Sequential", keras), "pytorch": case("eager", pytorch)})
+
+
+@pytest.mark.parametrize(
+    "keras, pytorch, decision",
+    [
+        ({"in_pointed_statement": True}, {}, "it does not hold here: Keras's error comes while the model is built"),
+        ({}, {"names_bug_line": True}, "it holds here: PyTorch's traceback leads to the faulty code"),
+        ({"names_bug_line": True}, {"in_pointed_statement": True}, "it does not hold here: both tracebacks lead"),
+        ({}, {}, "half true here: neither traceback names the faulty line"),
+    ],
+)
+def test_debugging_verdict_has_a_branch_for_each_outcome(keras: dict, pytorch: dict, decision: str) -> None:
+    assert debugging_report(keras, pytorch).decision().startswith(decision)
+
+
+def test_describe_error_knows_the_statement_that_holds_the_bug(tmp_path: Path) -> None:
+    path = tmp_path / "model.py"
+    path.write_text("def build():\n    return sum([\n        1,\n        'x',  # BUG\n    ])\n")
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    try:
+        namespace["build"]()
+    except TypeError as error:
+        described = debugging.describe_error(error, str(path))
+    assert described["traceback_line"] == 2 and described["bug_line"] == 4
+    assert described["in_pointed_statement"] and not described["names_bug_line"]
+
+
+def deployment_with_exports(matched: set[tuple[str, str]], monkeypatch: pytest.MonkeyPatch) -> object:
+    exports = {
+        "keras": [".keras", "Keras export"],
+        "tensorflow": ["SavedModel", "TensorFlow Lite"],
+        "pytorch": ["torch.export", "ONNX"],
+    }
+    rows = [
+        {
+            "made by": framework,
+            "artifact": artifact,
+            "max_abs_difference": 0.0 if (framework, artifact) in matched else 1.0,
+        }
+        for framework, artifacts in exports.items()
+        for artifact in artifacts
+    ]
+    report = deployment.DeploymentReport.__new__(deployment.DeploymentReport)
+    monkeypatch.setattr(report, "rows", lambda: rows, raising=False)
+    return report
+
+
+EVERY_EXPORT = {
+    ("keras", ".keras"),
+    ("keras", "Keras export"),
+    ("tensorflow", "SavedModel"),
+    ("tensorflow", "TensorFlow Lite"),
+    ("pytorch", "torch.export"),
+    ("pytorch", "ONNX"),
+}
+
+
+@pytest.mark.parametrize(
+    "matched, decision",
+    [
+        (EVERY_EXPORT, "half true, half outdated: PyTorch does export to ONNX"),
+        (EVERY_EXPORT - {("tensorflow", "TensorFlow Lite")}, "half true, half outdated"),
+        (
+            {("pytorch", "ONNX"), ("tensorflow", "SavedModel")},
+            "half true: PyTorch exports to ONNX, and only pytorch, tensorflow",
+        ),
+        (EVERY_EXPORT - {("pytorch", "ONNX")}, "the ONNX half does not hold here"),
+    ],
+)
+def test_deployment_verdict_has_a_branch_for_each_outcome(
+    matched: set, decision: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = deployment_with_exports(matched, monkeypatch)
+    assert report.decision().startswith(decision)
+    if ("tensorflow", "TensorFlow Lite") not in matched and decision.startswith("half true, half"):
+        assert report.decision().endswith("TensorFlow's mobile format did not reload.")
