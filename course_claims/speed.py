@@ -238,7 +238,7 @@ class SpeedReport:
             decision = "the claim holds here: Keras keeps up on the small dataset and falls behind on the large one."
         else:
             decision = "the claim does not hold here: Keras on TensorFlow is not slower than eager PyTorch."
-        lines.append(f"Verdict on this machine: {decision}")
+        lines.append(f"Verdict on 'Keras is slower than PyTorch, and only for small datasets': {decision}")
         return "\n".join(lines)
 
     def check(self) -> None:

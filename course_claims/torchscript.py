@@ -59,13 +59,14 @@ class TorchScriptReport:
 
     def torchserve_decision(self) -> str:
         installed = f"installed here ({self.torchserve_version})" if self.torchserve_version else "not installed here"
-        return f"TorchServe is {installed}. {TORCHSERVE_STATUS}"
+        published = "outdated, by what its maintainers published (not measurable offline)"
+        return f"{published}: {TORCHSERVE_STATUS} TorchServe is {installed}."
 
     def verdict(self) -> str:
         return "\n".join(
             [
                 f"Verdict on 'eager mode shifts to graph mode with TorchScript': {self.torchscript_decision()}",
-                f"On TorchServe: {self.torchserve_decision()}",
+                f"Verdict on 'TorchServe deploys PyTorch models at scale': {self.torchserve_decision()}",
             ]
         )
 

@@ -142,6 +142,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
         os.environ["COURSE_DATASET"], why = _full_size_dataset()
         print(f"Dataset: {os.environ['COURSE_DATASET']} ({why})")
     import course_claims as claims
+    from course_claims import overview
     from course_utils.checks import CheckFailed
 
     names = args.claims or list(claims.EXPERIMENTS)
@@ -162,7 +163,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
                 report = claims.EXPERIMENTS[name]()
                 for title, table in report.tables().items():
                     print(f"\n{title}:\n{table.to_string()}")
-                print(f"\nverdict:\n{report.verdict()}")
+                verdict = report.verdict()
+                print(f"\nverdict:\n{verdict}")
+                overview.record_verdicts(name, verdict)  # the claims overview notebook's table reads them
                 report.check()
             except CheckFailed as error:  # the other claims still run
                 print(f"FAILED: {error}")

@@ -20,6 +20,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from course_claims import common, debugging, deployment, monitoring, speed
 from course_claims.workers import WorkerFailed, run_worker
 from course_tools import cli
+from course_utils import config
 from course_utils.checks import CheckFailed
 from course_utils.data import load_sample
 
@@ -597,11 +598,10 @@ def test_torchscript_verdict_quotes_pytorch_and_dates_torchserve() -> None:
     assert report.torchscript_decision().endswith(
         "warns: `torch.jit.script` is deprecated. Please switch to `torch.compile`."
     )
-    assert report.torchserve_decision().startswith("TorchServe is not installed here.")
+    assert report.torchserve_decision().startswith("outdated, by what its maintainers published")
+    assert report.torchserve_decision().endswith("TorchServe is not installed here.")
     assert "since early 2025" in report.torchserve_decision() and "0.12.0" in report.torchserve_decision()
-    assert (
-        torchscript_report(0.0, [], "0.12.0").torchserve_decision().startswith("TorchServe is installed here (0.12.0)")
-    )
+    assert torchscript_report(0.0, [], "0.12.0").torchserve_decision().endswith("installed here (0.12.0).")
 
 
 def test_torchscript_check_wants_every_graph_equal_to_eager() -> None:
@@ -805,3 +805,34 @@ def test_deployment_verdict_has_a_branch_for_each_outcome(
     assert report.decision().startswith(decision)
     if ("tensorflow", "TensorFlow Lite") not in matched and decision.startswith("half true, half"):
         assert report.decision().endswith("TensorFlow's mobile format did not reload.")
+
+
+# --- overview ------------------------------------------------------------------------------
+
+
+def test_every_claim_of_the_overview_is_a_verdict_line_of_its_notebook() -> None:
+    from course_claims import backends, overview
+
+    sources = [path.read_text() for path in Path(overview.__file__).parent.glob("*.py")]
+    sources.append((config.NOTEBOOKS_DIR / "05_claims" / "easiest.ipynb").read_text())  # its verdict is its own
+    for claim in overview.CLAIMS:
+        assert (config.NOTEBOOKS_DIR / "05_claims" / f"{claim.notebook}.ipynb").is_file(), claim
+        # The version claim quotes its version from backends.CLAIMED_LATEST_KERAS.
+        written = {claim.quote, claim.quote.replace(backends.CLAIMED_LATEST_KERAS, "{CLAIMED_LATEST_KERAS}")}
+        assert any(f"Verdict on '{quote}'" in text for quote in written for text in sources), claim.quote
+
+
+def test_recorded_verdicts_fill_the_overview_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_claims import overview
+
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
+    verdict = "a measurement line\nVerdict on 'Keras is the easiest': the claim holds by this measure: Keras."
+    overview.record_verdicts("easiest", verdict)
+    table = overview.claims_table()
+    assert table.loc["Keras is the easiest", "verdict here"] == "the claim holds by this measure: Keras."
+    assert table.loc["Keras is the easiest", "measured"].endswith("(fast mode)")
+    assert table.loc["Keras has static graphs and PyTorch dynamic ones", "verdict here"] == (
+        "not run yet: run graphs.ipynb"
+    )
+    with pytest.raises(ValueError, match="no line of the form"):
+        overview.record_verdicts("speed", "no verdict here")

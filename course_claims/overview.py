@@ -1,0 +1,110 @@
+"""Every checkable claim of the two articles, the notebook that tests it, and its verdict on this machine.
+
+Each claims notebook records its verdict lines when it runs (``record_verdicts``); the overview
+notebook reads them back, so that its table shows what was measured here, not what was typed in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from course_utils import config
+from course_utils.files import replaced_atomically
+
+from .backends import CLAIMED_LATEST_KERAS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+VERDICT_LINE = re.compile(r"^Verdict on '(.+?)': (.*)$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the articles, as its notebook's verdict line quotes it."""
+
+    quote: str
+    notebook: str
+    depends_on: str
+
+
+CLAIMS = (
+    Claim(
+        "Keras is slower than PyTorch, and only for small datasets", "speed", "hardware, threads, backend, data size"
+    ),
+    Claim("Keras's backends are TensorFlow, Theano and CNTK", "backends", "the Keras version"),
+    Claim("the default backend is TensorFlow", "backends", "the Keras version; KERAS_BACKEND and keras.json"),
+    Claim(f"the latest version is Keras {CLAIMED_LATEST_KERAS}", "backends", "the installed Keras"),
+    Claim("Keras has static graphs and PyTorch dynamic ones", "graphs", "the backend, and compile settings"),
+    Claim("PyTorch is easier to debug, Keras errors are hard to trace", "debugging", "the framework versions"),
+    Claim("PyTorch has no monitoring tool like TensorBoard", "tensorboard", "the PyTorch version (1.1 or later)"),
+    Claim("PyTorch exports to ONNX, TensorFlow is for production and mobile", "deployment", "the installed runtimes"),
+    Claim("Keras is the easiest", "easiest", "the task, and what 'easy' measures"),
+    Claim("Keras does data-parallel, distributed training", "distributed", "CPUs and memory for two replicas"),
+    Claim("eager mode shifts to graph mode with TorchScript", "torchscript", "the PyTorch version"),
+    Claim("TorchServe deploys PyTorch models at scale", "torchscript", "its maintainers (published, dated)"),
+    Claim("Keras is not capable of low-level computations", "lowlevel", "the Keras version (keras.ops is Keras 3)"),
+    Claim("Keras is not ideal for PCA and clustering", "lowlevel", "the Keras version, the installed backends"),
+)
+# What the articles also say, and no experiment on one machine can check.
+NOT_MEASURABLE = (
+    "the size of each community (GitHub stars, questions asked, jobs offered): it changes by the month, online",
+    "which companies use each framework: the articles' lists are the companies' own announcements",
+    "which framework researchers prefer: a matter of papers and surveys, not of a computation",
+)
+
+
+def verdicts_folder() -> Path:
+    return config.results_dir() / "claims"
+
+
+def record_verdicts(notebook: str, verdict: str) -> Path:
+    """Keep the ``Verdict on '...'`` lines of a claims notebook's verdict, for the overview to read."""
+    found = dict(VERDICT_LINE.match(line).groups() for line in verdict.splitlines() if VERDICT_LINE.match(line))
+    if not found:
+        raise ValueError(f"the {notebook} verdict has no line of the form \"Verdict on '...': ...\".")
+    path = verdicts_folder() / f"{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"notebook": notebook, "verdicts": found, "recorded_at": datetime.now().isoformat(timespec="seconds")}
+    record["mode"] = "fast" if config.fast_mode() else "full"
+    with replaced_atomically(path, "w") as out:
+        json.dump(record, out, ensure_ascii=False)
+    return path
+
+
+def recorded_verdicts() -> dict[str, dict]:
+    """The recorded verdicts, by claim quote: ``{quote: {"decision", "recorded_at", "mode"}}``."""
+    verdicts = {}
+    for path in sorted(verdicts_folder().glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for quote, decision in record.get("verdicts", {}).items():
+            verdicts[quote] = {"decision": decision, "recorded_at": record["recorded_at"], "mode": record["mode"]}
+    return verdicts
+
+
+def claims_table() -> pd.DataFrame:
+    """One row per claim: its notebook, the verdict measured here (or how to get it), what it depends on."""
+    import pandas as pd
+
+    recorded = recorded_verdicts()
+    rows = []
+    for claim in CLAIMS:
+        found = recorded.get(claim.quote)
+        rows.append(
+            {
+                "claim": claim.quote,
+                "notebook": f"{claim.notebook}.ipynb",
+                "verdict here": found["decision"] if found else f"not run yet: run {claim.notebook}.ipynb",
+                "measured": f"{found['recorded_at']} ({found['mode']} mode)" if found else "—",
+                "depends on": claim.depends_on,
+            }
+        )
+    return pd.DataFrame(rows).set_index("claim")
