@@ -19,6 +19,7 @@ import course_utils
 from course_utils import cells, config, system
 from course_utils.checks import CheckFailed
 from course_utils.data import load_dataset
+from course_utils.files import replaced_atomically
 from course_utils.tasks import TASKS
 
 from .workers import WorkerFailed, run_worker
@@ -62,15 +63,15 @@ def notebook_cnn(
             raise ValueError(f"{CNN_NOTEBOOKS[framework]} no longer holds {bug[0]!r}: update the planted bug.")
         source = source.replace(bug[0], bug[1])
     source_file = source_file or config.PROJECT_ROOT / "runs" / "claims-cells" / f"{framework}_cnn.py"
+    source = f"# The cells {', '.join(MODEL_TAGS)} of {CNN_NOTEBOOKS[framework]}, as they ran.\n{source}\n"
     source_file.parent.mkdir(parents=True, exist_ok=True)
-    source_file.write_text(
-        f"# The cells {', '.join(MODEL_TAGS)} of {CNN_NOTEBOOKS[framework]}, as they ran.\n{source}\n"
-    )
+    # Atomically: two workers of one framework may write the same file at once, and tracebacks read it.
+    with replaced_atomically(source_file, "w") as out:
+        out.write(source)
     module = types.ModuleType(f"{CNN_NOTEBOOKS[framework].replace('/', '_').removesuffix('.ipynb')}_cells")
     module.__file__ = str(source_file)
     sys.modules[module.__name__] = module  # where inspect looks for the source of the classes it defines
     module.__dict__.update({"course": course_utils, **namespace})
-    source = source_file.read_text()
     return cells.run_code(source, module.__dict__, filename=str(source_file))
 
 
@@ -147,6 +148,17 @@ def image_data(channels_first: bool = False, n_train: int | None = None) -> Imag
         data.y_test.astype("int64"),
         data.source,
     )
+
+
+def fixed_batches(steps: int, channels_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of ``steps`` batches of training data in one fixed shuffled order.
+
+    Every run that takes them sees the same global batches, so that one process and several
+    replicas can be compared step by step.
+    """
+    data = image_data(channels_first, n_train=steps * BATCH_SIZE)
+    order = np.random.default_rng(SEED).permutation(len(data.y_train))
+    return data.x_train[order], data.y_train[order]
 
 
 def scaled_test_images(channels_first: bool = False) -> np.ndarray:

@@ -9,21 +9,19 @@ and Keras's own ``keras.distribution`` API is tried on the installed backend.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course_utils import config
 from course_utils.checks import CheckFailed
 
 from .common import BATCH_SIZE, KERAS, ratio_phrase, run_all, worker_slots
-from .workers import OUTPUT_TAIL_LINES, WorkerFailed, run_worker
+from .workers import run_for_result, run_worker
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,24 +34,15 @@ HOW = {
 }
 
 
-def run_torchrun(replicas: int, steps: int, n_train: int, timeout: float = 900) -> dict:
+def run_torchrun(replicas: int, steps: int, timeout: float = 900) -> dict:
     """Train with ``DistributedDataParallel`` in ``replicas`` processes, started by ``torchrun``; rank 0's result."""
     with tempfile.TemporaryDirectory(prefix="course-ddp-") as folder:
-        out = os.path.join(folder, "result.json")
+        result = Path(folder) / "result.json"
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={replicas}"]
-        command += ["-m", f"{__package__}.pytorch_ddp", out, str(steps), str(n_train)]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "1"}
-        try:
-            done = subprocess.run(
-                command, env=env, cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=timeout
-            )
-        except subprocess.TimeoutExpired:
-            raise WorkerFailed(f"torchrun with {replicas} processes ran past {timeout:.0f} s.") from None
-        if done.returncode != 0 or not os.path.isfile(out):
-            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-OUTPUT_TAIL_LINES:])
-            raise WorkerFailed(f"torchrun with {replicas} processes failed (exit status {done.returncode}):\n{tail}")
-        with open(out) as file:
-            return json.load(file)
+        command += ["-m", f"{__package__}.pytorch_ddp", str(result), str(steps)]
+        return run_for_result(
+            command, result, f"torchrun with {replicas} process(es)", {"OMP_NUM_THREADS": "1"}, timeout
+        )
 
 
 def images_per_second(run: dict) -> float:
@@ -161,20 +150,17 @@ class DistributedReport:
 def train_data_parallel(steps: int | None = None) -> DistributedReport:
     """Train the CNN for ``steps`` global batches in one process, then data-parallel, in PyTorch and Keras."""
     steps = steps or config.epochs(full=100, fast=16)
-    n_train = steps * BATCH_SIZE
     replicas, note = 2, ""
     if worker_slots() < 2:  # one CPU, or Binder's 2 GB: two replicas would not fit beside the notebook
         replicas = 1
         note = "One CPU (or too little memory) here: each framework trains in one process only; run this on two cores."
-    runs = {"pytorch-1": run_torchrun(1, steps, n_train)}
+    runs = {"pytorch-1": run_torchrun(1, steps)}
     if replicas > 1:
-        runs["pytorch-parallel"] = run_torchrun(replicas, steps, n_train)
+        runs["pytorch-parallel"] = run_torchrun(replicas, steps)
     env = {"KERAS_BACKEND": "tensorflow"}
-    jobs = [("keras-1", KERAS, "data_parallel", env, {"replicas": 1, "steps": steps, "n_train": n_train})]
+    jobs = [("keras-1", KERAS, "data_parallel", env, {"replicas": 1, "steps": steps})]
     if replicas > 1:
-        jobs.append(
-            ("keras-parallel", KERAS, "data_parallel", env, {"replicas": replicas, "steps": steps, "n_train": n_train})
-        )
+        jobs.append(("keras-parallel", KERAS, "data_parallel", env, {"replicas": replicas, "steps": steps}))
     runs |= run_all(jobs, desc="data parallel")
     api = run_worker(KERAS, "distribution_api", env=env, replicas=2)
     return DistributedReport(replicas, runs, api, note)

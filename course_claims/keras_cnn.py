@@ -19,7 +19,7 @@ from course_utils import config
 from course_utils.checks import accuracy
 from course_utils.system import setup
 
-from .common import BATCH_SIZE, SEED, image_data, notebook_cnn, scaled_test_images
+from .common import BATCH_SIZE, SEED, fixed_batches, image_data, notebook_cnn, scaled_test_images
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -195,14 +195,7 @@ def _logical_cpus(count: int) -> list[str]:
     return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
-def _fixed_batches(steps: int, n_train: int) -> tuple[np.ndarray, np.ndarray]:
-    """``steps`` global batches of the training images in one fixed shuffled order, the same for every run."""
-    data = image_data(n_train=n_train)
-    order = np.random.default_rng(SEED).permutation(len(data.y_train))[: steps * BATCH_SIZE]
-    return data.x_train[order], data.y_train[order]
-
-
-def data_parallel(replicas: int, steps: int, n_train: int) -> dict:
+def data_parallel(replicas: int, steps: int) -> dict:
     """Train the notebook's model with ``fit`` under ``tf.distribute.MirroredStrategy`` over logical CPUs.
 
     With ``replicas=1``, the same training without a strategy: the one-process baseline.
@@ -214,7 +207,7 @@ def data_parallel(replicas: int, steps: int, n_train: int) -> dict:
     strategy = tf.distribute.MirroredStrategy(devices) if replicas > 1 else tf.distribute.get_strategy()
     with strategy.scope():
         model = _notebook()["model"]
-    x, y = _fixed_batches(steps, n_train)
+    x, y = fixed_batches(steps)
     timer = BatchLosses()
     model.fit(x, y, batch_size=BATCH_SIZE, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
     differences = []
@@ -241,7 +234,7 @@ def distribution_api(replicas: int) -> dict:
     devices = keras.distribution.list_devices()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     model = _notebook()["model"]
-    x, y = _fixed_batches(2, 2 * BATCH_SIZE)
+    x, y = fixed_batches(2)
     model.fit(x, y, batch_size=BATCH_SIZE, epochs=1, verbose=0)
     value = model.trainable_variables[0].value
     sharding = getattr(value, "sharding", None)  # JAX arrays carry their placement

@@ -65,7 +65,8 @@ def verdicts_folder() -> Path:
 
 def record_verdicts(notebook: str, verdict: str) -> Path:
     """Keep the ``Verdict on '...'`` lines of a claims notebook's verdict, for the overview to read."""
-    found = dict(VERDICT_LINE.match(line).groups() for line in verdict.splitlines() if VERDICT_LINE.match(line))
+    matches = (VERDICT_LINE.match(line) for line in verdict.splitlines())
+    found = dict(match.groups() for match in matches if match)
     if not found:
         raise ValueError(f"the {notebook} verdict has no line of the form \"Verdict on '...': ...\".")
     path = verdicts_folder() / f"{notebook}.json"

@@ -1,6 +1,6 @@
 """One rank of data-parallel training with PyTorch's DistributedDataParallel, as ``torchrun`` starts it.
 
-``python -m torch.distributed.run --standalone --nproc-per-node N -m course_claims.pytorch_ddp OUT STEPS N_TRAIN``
+``python -m torch.distributed.run --standalone --nproc-per-node N -m course_claims.pytorch_ddp OUT STEPS``
 starts N processes; ``torchrun`` gives each its ``RANK``, ``WORLD_SIZE`` and the address of the
 rendezvous, and this module does the rest: the gloo backend (the CPU one), the CNN notebook's
 model wrapped in ``DistributedDataParallel``, and the notebook's training step. Each rank trains on
@@ -17,18 +17,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from course_utils.system import usable_cpus
 
-from .common import BATCH_SIZE, SEED, image_data
+from .common import BATCH_SIZE, fixed_batches
 from .pytorch_cnn import _notebook, _versions
 
 
-def main(out: str, steps: int, n_train: int) -> None:
+def main(out: str, steps: int) -> None:
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     notebook = _notebook()  # seeded: every rank builds the same initial weights, which DDP broadcasts anyway
@@ -36,17 +35,15 @@ def main(out: str, steps: int, n_train: int) -> None:
     model = DistributedDataParallel(notebook["model"])
     notebook["model"] = model  # the notebook's train_step calls `model`: now the replicated one
 
-    # The same global batches as one process would see: a fixed shuffle, then rank r takes every
-    # world-th image of each batch of 128, so the ranks' halves make up exactly that batch.
-    data = image_data(channels_first=True, n_train=n_train)
-    order = np.random.default_rng(SEED).permutation(len(data.y_train))
-    images, labels = torch.from_numpy(data.x_train[order]), torch.from_numpy(data.y_train[order])
+    # The same global batches as one process sees: rank r takes every world-th image of each batch
+    # of 128, so that the ranks' shares make up exactly that batch.
+    x, y = fixed_batches(steps, channels_first=True)
+    images, labels = torch.from_numpy(x), torch.from_numpy(y)
     local = BATCH_SIZE // world
     losses, seconds = [], []
     model.train()
     for step in range(steps):
-        start = step * BATCH_SIZE % (len(labels) - BATCH_SIZE + 1)
-        batch = slice(start + rank, start + BATCH_SIZE, world)
+        batch = slice(step * BATCH_SIZE + rank, (step + 1) * BATCH_SIZE, world)
         began = time.perf_counter()
         loss = notebook["train_step"](images[batch], labels[batch]).detach()
         seconds.append(time.perf_counter() - began)
@@ -71,4 +68,4 @@ def main(out: str, steps: int, n_train: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]))

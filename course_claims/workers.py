@@ -23,7 +23,8 @@ from course_utils.results import peak_memory_mb
 
 PACKAGE = __name__.rsplit(".", 1)[0]
 OUTPUT_TAIL_LINES = 25
-FRAMEWORK_MODULES = ("jax", "keras", "tensorflow", "torch")
+# The packages a worker reports having loaded: the frameworks, and JAX for Keras.
+FRAMEWORK_PACKAGES = ("jax", "keras", "tensorflow", "torch")
 
 
 class WorkerFailed(RuntimeError):
@@ -47,19 +48,28 @@ def run_worker(
         arguments, result = Path(folder) / "arguments.json", Path(folder) / "result.json"
         arguments.write_text(json.dumps(kwargs))
         command = [sys.executable, "-m", __name__, module, function, str(arguments), str(result)]
-        worker_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), **(env or {})}
-        try:
-            process = subprocess.run(
-                command, env=worker_env, cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=timeout
-            )
-        except subprocess.TimeoutExpired:
-            raise WorkerFailed(f"{module}.{function} ran past {timeout:.0f} s and was stopped.") from None
-        if process.returncode != 0 or not result.is_file():
-            tail = "\n".join((process.stdout + process.stderr).strip().splitlines()[-OUTPUT_TAIL_LINES:])
-            raise WorkerFailed(
-                f"{module}.{function} failed (exit status {process.returncode}); the end of its output:\n{tail}"
-            )
-        return json.loads(result.read_text())
+        return run_for_result(command, result, f"{module}.{function}", env, timeout)
+
+
+def run_for_result(
+    command: list[str], result: Path, what: str, env: dict[str, str] | None = None, timeout: float = 3600
+) -> dict:
+    """Run ``command`` in the project folder and return the JSON it writes to ``result``.
+
+    Raises :class:`WorkerFailed`, with the end of its output, if it fails, runs past ``timeout``
+    seconds, or ends without writing ``result``.
+    """
+    child_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), **(env or {})}
+    try:
+        process = subprocess.run(
+            command, env=child_env, cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise WorkerFailed(f"{what} ran past {timeout:.0f} s and was stopped.") from None
+    if process.returncode != 0 or not result.is_file():
+        tail = "\n".join((process.stdout + process.stderr).strip().splitlines()[-OUTPUT_TAIL_LINES:])
+        raise WorkerFailed(f"{what} failed (exit status {process.returncode}); the end of its output:\n{tail}")
+    return json.loads(result.read_text())
 
 
 def main(argv: list[str]) -> int:
@@ -74,7 +84,7 @@ def main(argv: list[str]) -> int:
         "worker_seconds": time.perf_counter() - start,
         "import_rss_mb": imported_rss,
         "peak_rss_mb": peak_memory_mb(),
-        "frameworks_loaded": sorted(set(FRAMEWORK_MODULES) & set(sys.modules)),
+        "frameworks_loaded": sorted(set(FRAMEWORK_PACKAGES) & set(sys.modules)),
     }
     Path(result).write_text(json.dumps(outcome))
     return 0

@@ -41,14 +41,13 @@ def tagged_code(notebook: str | Path, *tags: str) -> str:
     return "\n\n".join(source for cell_tags, source in code_cells(notebook) if set(cell_tags) & set(tags))
 
 
-def run_code(source: str, namespace: dict, filename: str = "<notebook cells>", quiet: bool = True) -> dict:
-    """Run ``source`` in ``namespace`` (printing nothing if ``quiet``) and return the namespace.
+def run_code(source: str, namespace: dict, filename: str = "<notebook cells>") -> dict:
+    """Run ``source`` in ``namespace``, without its printing (a model summary...), and return the namespace.
 
     ``filename`` is the name tracebacks give the code: a real file holding ``source`` lets
     them show its lines.
     """
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output) if quiet else contextlib.nullcontext():
+    with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(source, filename, "exec"), namespace)
     return namespace
 

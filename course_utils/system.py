@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
+from .tasks import FRAMEWORK_MODULES
 
 CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
@@ -20,8 +21,6 @@ CGROUP_MEMORY_FILES = (
     (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
     (Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"), Path("/sys/fs/cgroup/memory/memory.usage_in_bytes")),
 )
-# The module each framework's notebooks import, by the framework's name in the course.
-FRAMEWORK_MODULES = {"keras": "keras", "tensorflow": "tensorflow", "pytorch": "torch"}
 _seed_in_use: int | None = None  # set by setup(), stored in each result record
 _framework_in_use: str | None = None  # named in setup(), used by exercises.solution()
 

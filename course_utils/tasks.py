@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 FRAMEWORK_NAMES = {"keras": "Keras", "tensorflow": "TensorFlow", "pytorch": "PyTorch"}
 FRAMEWORKS = ("keras", "tensorflow", "pytorch")
+# The module each framework's notebooks import.
+FRAMEWORK_MODULES = {"keras": "keras", "tensorflow": "tensorflow", "pytorch": "torch"}
 # Training sets smaller than this are fast mode's: the bundled sample, or a 4,000-image subset.
 FULL_SIZE_MIN_TRAIN = 10_000
 

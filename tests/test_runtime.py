@@ -24,7 +24,7 @@ FORBIDDEN = (
 )
 
 
-def code_lines(path: Path) -> int:
+def python_code_lines(path: Path) -> int:
     """Lines holding code: not blank, not only a comment, not part of a docstring."""
     import ast
     import io
@@ -65,7 +65,7 @@ def test_importing_every_runtime_module_loads_no_framework_and_no_notebook_tooli
 
 
 def test_the_learner_runtime_stays_small() -> None:
-    counts = {path.relative_to(RUNTIME).as_posix(): code_lines(path) for path in RUNTIME.rglob("*.py")}
+    counts = {path.relative_to(RUNTIME).as_posix(): python_code_lines(path) for path in RUNTIME.rglob("*.py")}
     total = sum(counts.values())
     largest = ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda item: -item[1])[:5])
     assert total <= MAX_CODE_LINES, f"course_utils has {total} lines of code, over {MAX_CODE_LINES}; largest: {largest}"
@@ -76,4 +76,4 @@ def test_code_lines_leave_out_docstrings_comments_and_blank_lines(tmp_path: Path
     path.write_text(
         '"""Doc\nstring."""\n\n# a comment\nx = (\n    1,  # inline\n)\n\n\ndef f():\n    """Doc."""\n    return x\n'
     )
-    assert code_lines(path) == 5  # x = (, 1, ), def f():, return x
+    assert python_code_lines(path) == 5  # x = (, 1, ), def f():, return x

@@ -10,11 +10,10 @@ import pytest
 
 from course_tools import notebooks
 from course_utils import cells
-from course_utils.tasks import FRAMEWORKS
+from course_utils.tasks import FRAMEWORK_MODULES, FRAMEWORKS
 
 SKELETON = ["## Setup", "## Data", "## Model", "## Training", "## Evaluation", "## Check", "## Exercises"]
 COMPARED_TAGS = ("define-model", "train-step", "evaluate")
-FRAMEWORK_MODULES = {"keras": "keras", "tensorflow": "tensorflow", "pytorch": "torch"}
 PAIRED = [
     folder / f"{framework}.ipynb"
     for folder in notebooks.task_folders()

@@ -93,8 +93,8 @@ def test_setup_seeds_python_and_numpy_and_sizes_thread_pools(monkeypatch: pytest
 def frameworks_loaded_by(statement: str) -> list[str]:
     """The frameworks a fresh interpreter has imported after running ``statement``."""
     script = (
-        f"import sys, json\nfrom course_claims.workers import FRAMEWORK_MODULES\n{statement}\n"
-        "print(json.dumps(sorted(set(FRAMEWORK_MODULES) & set(sys.modules))))"
+        f"import sys, json\nfrom course_claims.workers import FRAMEWORK_PACKAGES\n{statement}\n"
+        "print(json.dumps(sorted(set(FRAMEWORK_PACKAGES) & set(sys.modules))))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return json.loads(result.stdout.splitlines()[-1])
