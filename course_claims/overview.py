@@ -63,7 +63,7 @@ def verdicts_folder() -> Path:
     return config.results_dir() / "claims"
 
 
-def record_verdicts(notebook: str, verdict: str) -> Path:
+def record_verdicts(notebook: str, verdict: str) -> None:
     """Keep the ``Verdict on '...'`` lines of a claims notebook's verdict, for the overview to read."""
     matches = (VERDICT_LINE.match(line) for line in verdict.splitlines())
     found = dict(match.groups() for match in matches if match)
@@ -75,7 +75,6 @@ def record_verdicts(notebook: str, verdict: str) -> Path:
     record["mode"] = "fast" if config.fast_mode() else "full"
     with replaced_atomically(path, "w") as out:
         json.dump(record, out, ensure_ascii=False)
-    return path
 
 
 def recorded_verdicts() -> dict[str, dict]:

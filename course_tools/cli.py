@@ -143,6 +143,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
         print(f"Dataset: {os.environ['COURSE_DATASET']} ({why})")
     import course_claims as claims
     from course_claims import overview
+    from course_claims.workers import WorkerFailed
     from course_utils.checks import CheckFailed
 
     names = args.claims or list(claims.EXPERIMENTS)
@@ -167,7 +168,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
                 print(f"\nverdict:\n{verdict}")
                 overview.record_verdicts(name, verdict)  # the claims overview notebook's table reads them
                 report.check()
-            except CheckFailed as error:  # the other claims still run
+            except (CheckFailed, WorkerFailed) as error:  # the other claims still run
                 print(f"FAILED: {error}")
                 failed.append(name)
     if failed:
@@ -321,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     claims_ = commands.add_parser("claims", help="test the blog claims (speed, backends, graphs, ...); print tables")
     claims_.add_argument(
-        "claims", nargs="*", help="any of speed, backends, graphs, debugging, tensorboard, deployment (default: all)"
+        "claims",
+        nargs="*",
+        help="any of speed, backends, graphs, debugging, tensorboard, deployment, distributed, torchscript, lowlevel "
+        "(default: all)",
     )
     claims_.add_argument("--fast", action="store_true", help="tiny data and few repeats (COURSE_FAST=1)")
     claims_.add_argument(

@@ -11,6 +11,7 @@ import ast
 import contextlib
 import io
 import json
+import linecache
 from pathlib import Path
 
 from . import config
@@ -61,7 +62,10 @@ def notebook_definition(notebook: str | Path, name: str, namespace: dict) -> obj
     cells = [source for _, source in code_cells(notebook) if name in _top_level_names(source)]
     if len(cells) != 1:
         raise LookupError(f"{notebook_path(notebook).name} has {len(cells)} code cells defining {name!r}; expected 1.")
-    return run_code(cells[0], dict(namespace), filename=f"<{notebook}: {name}>")[name]
+    filename = f"<{notebook}: {name}>"
+    # Registered as the code's source, so that tools reading it back (AutoGraph, tracebacks) find it.
+    linecache.cache[filename] = (len(cells[0]), None, cells[0].splitlines(keepends=True), filename)
+    return run_code(cells[0], dict(namespace), filename=filename)[name]
 
 
 def _top_level_names(source: str) -> set[str]:
