@@ -16,6 +16,7 @@ a verdict worked out from the numbers, and ``check()``, which raises
 | "Keras does distributed, data-parallel training"        | :func:`distributed.train_data_parallel` |
 | "PyTorch shifts to graph mode with TorchScript"         | :func:`torchscript.script_trace_export` |
 | "Keras can't do low-level work, nor PCA and clustering" | :func:`lowlevel.compare_with_numpy` |
+| "Keras ships pretrained models, Xception to NASNet"     | :func:`pretrained.build_zoos`      |
 
 The experiments train the CNN of ``notebooks/02_cnn``: ``keras_cnn``, ``tensorflow_cnn`` and
 ``pytorch_cnn`` run that notebook's cells tagged ``hyperparameters``, ``define-model`` and
@@ -30,6 +31,7 @@ from .distributed import train_data_parallel
 from .graphs import trace_graphs
 from .lowlevel import compare_with_numpy
 from .monitoring import log_to_tensorboard
+from .pretrained import build_zoos
 from .speed import SpeedSettings, measure_speed
 from .torchscript import script_trace_export
 
@@ -43,11 +45,13 @@ EXPERIMENTS = {
     "distributed": train_data_parallel,
     "torchscript": script_trace_export,
     "lowlevel": compare_with_numpy,
+    "pretrained": build_zoos,
 }
 
 __all__ = [
     "EXPERIMENTS",
     "SpeedSettings",
+    "build_zoos",
     "compare_backends",
     "compare_with_numpy",
     "export_and_reload",

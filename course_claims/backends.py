@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,43 @@ def version_verdict(installed: str, claimed: str = CLAIMED_LATEST_KERAS) -> str:
     return f"no verdict: the installed Keras {installed} is older than {claimed}; it says nothing about the latest."
 
 
+# The releases the claims turn on: (release, month, what changed). Dates from PyPI and the release notes.
+KERAS_HISTORY = (
+    ("Keras 2.3.0", "2019-09", "the last multi-backend Keras 2: TensorFlow, Theano, CNTK"),
+    ("Keras 2.4.0", "2020-06", "Keras becomes a front end of tf.keras: TensorFlow only"),
+    (f"Keras {CLAIMED_LATEST_KERAS}", "2021-11", "the articles' 'latest', released with TensorFlow 2.7"),
+    ("Keras 2.15.0", "2023-11", "the last Keras 2, with TensorFlow 2.15"),
+    ("Keras 3.0.0", "2023-11", "multi-backend again: JAX, TensorFlow, PyTorch"),
+    ("TensorFlow 2.16", "2024-03", "tf.keras is Keras 3; Keras 2 lives on as the tf-keras package"),
+)
+
+
+def history_table(installed: str, today: date | None = None) -> pd.DataFrame:
+    """Keras's history from 2.3 to 3, each release placed against the installed Keras and dated from today."""
+    import pandas as pd
+    from packaging.version import Version
+
+    today = today or date.today()
+    rows = []
+    for release, month, change in KERAS_HISTORY:
+        year, number = (int(part) for part in month.split("-"))
+        name, version = release.split()
+        if name == "Keras":
+            place = "older" if Version(version) < Version(installed) else "the same or newer"
+        else:
+            place = "—"
+        rows.append(
+            {
+                "release": release,
+                "month": month,
+                "years ago": round((today.year - year) + (today.month - number) / 12, 1),
+                f"against Keras {installed}": place,
+                "what changed": change,
+            }
+        )
+    return pd.DataFrame(rows).set_index("release")
+
+
 def trainable_backends() -> list[str]:
     """The Keras backends whose framework is installed here."""
     return [backend for backend, package in KERAS_BACKENDS.items() if importlib.util.find_spec(package)]
@@ -98,6 +136,14 @@ class BackendsReport:
     reloads: dict[str, dict]
     probes: dict[str, str]
     default_probe: str = ""  # Keras left to its default backend: see probe_keras_backend(None)
+
+    @property
+    def keras_version(self) -> str:
+        return next(iter(self.runs.values()))["version"]
+
+    def history(self) -> pd.DataFrame:
+        """Keras's releases from 2.3 to 3, against the one that ran here."""
+        return history_table(self.keras_version)
 
     def table(self) -> pd.DataFrame:
         import pandas as pd
@@ -170,7 +216,7 @@ class BackendsReport:
                 f"{match['same_prediction']:.1%} of the test images (largest logit difference "
                 f"{match['max_abs_difference']:.1e})."
             )
-        version = next(iter(self.runs.values()))["version"]
+        version = self.keras_version
         failed = [name for name, outcome in self.probes.items() if not outcome.startswith("imports")]
         if failed:
             lines.append(f"Keras {version} does not start with KERAS_BACKEND set to {', '.join(failed)} here.")

@@ -171,7 +171,12 @@ def _scaled(images: np.ndarray, channels_first: bool) -> np.ndarray:
     return np.expand_dims(images, 1 if channels_first else -1) / np.float32(255)
 
 
-def predict_in_batches(forward: Callable[[np.ndarray], object], x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+PREDICT_BATCH = 1000
+
+
+def predict_in_batches(
+    forward: Callable[[np.ndarray], object], x: np.ndarray, batch_size: int = PREDICT_BATCH
+) -> np.ndarray:
     """``forward`` over ``x`` in batches, the outputs as one array.
 
     The test set at once would cost 865 MB for the first convolution's output alone, and

@@ -1,12 +1,14 @@
 """Claim: "PyTorch models export to ONNX, and TensorFlow is the one for production and mobile deployment".
 
-Each framework's trained CNN is exported (.keras and Keras's inference export, a
-SavedModel and TensorFlow Lite, torch.export and ONNX), reloaded in a fresh process, and
-its predictions compared with the original's on the test set.
+Each framework's trained CNN is exported (.keras, Keras's inference export and LiteRT; a
+SavedModel and LiteRT; torch.export, ONNX and ExecuTorch), reloaded in a fresh process, and
+its predictions compared with the original's on the test set. LiteRT (TensorFlow Lite's new
+name) and ExecuTorch are the two mobile formats: the runtimes that apps on phones embed.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,7 @@ from .common import (
     CNN_WORKERS,
     EXPORT_TOLERANCE,
     KERAS,
+    PREDICT_BATCH,
     PYTORCH,
     TENSORFLOW,
     compare_outputs,
@@ -47,6 +50,59 @@ def run_onnx(folder: str, onnx_file: str) -> dict:
     return {"framework": "onnxruntime", "version": onnxruntime.__version__, "outputs": {"ONNX": "onnx_reloaded.npy"}}
 
 
+def run_litert(folder: str, models: dict[str, str]) -> dict:
+    """In a fresh process with LiteRT's interpreter and no framework: run .tflite files on the test set.
+
+    ``models`` maps an artifact's name to its file. The interpreter is the one Android and iOS apps embed.
+    """
+    outputs = {}
+    for artifact, file in models.items():
+        outputs[artifact] = f"{Path(file).stem}_litert.npy"
+        np.save(Path(folder) / outputs[artifact], _litert_logits(Path(folder) / file, scaled_test_images()))
+    return {"framework": "ai-edge-litert", "version": importlib.metadata.version("ai-edge-litert"), "outputs": outputs}
+
+
+def _litert_logits(path: Path, x: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    (images,), (logits,) = interpreter.get_input_details(), interpreter.get_output_details()
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        interpreter.resize_tensor_input(images["index"], batch.shape)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(images["index"], batch)
+        interpreter.invoke()
+        return interpreter.get_tensor(logits["index"])
+
+    return predict_in_batches(forward, x)
+
+
+def run_executorch(folder: str, pte_file: str) -> dict:
+    """In a fresh process: run an ExecuTorch program through its runtime's Python bindings.
+
+    The bindings exchange torch tensors, so this process imports PyTorch; an app calls the same
+    C++ runtime without Python.
+    """
+    import torch
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(Path(folder) / pte_file).load_method("forward")
+
+    def forward(batch: np.ndarray) -> np.ndarray:  # the program takes full batches: pad the last one
+        padded = np.zeros((PREDICT_BATCH, *batch.shape[1:]), batch.dtype)
+        padded[: len(batch)] = batch
+        return method.execute([torch.from_numpy(padded)])[0].numpy()[: len(batch)]
+
+    logits = predict_in_batches(forward, scaled_test_images(channels_first=True))
+    np.save(Path(folder) / "executorch_reloaded.npy", logits)
+    return {
+        "framework": "executorch",
+        "version": importlib.metadata.version("executorch"),
+        "outputs": {"ExecuTorch": "executorch_reloaded.npy"},
+    }
+
+
 @dataclass(frozen=True)
 class Runtime:
     """A fresh process that loads exported models: what it imports, and which of them it runs."""
@@ -58,6 +114,14 @@ class Runtime:
     kwargs: dict[str, object]
 
 
+# Keras exports its model to LiteRT itself; the low-level TensorFlow model goes through the converter.
+LITERT_FILES = {"LiteRT (Keras export)": "keras_cnn.tflite", "LiteRT": "tensorflow_cnn.tflite"}
+# The mobile formats, and which framework's export each comes from.
+MOBILE = {
+    ("keras", "LiteRT (Keras export)"): "LiteRT",
+    ("tensorflow", "LiteRT"): "LiteRT",
+    ("pytorch", "ExecuTorch"): "ExecuTorch",
+}
 RUNTIMES = (
     Runtime(
         "Keras (TensorFlow backend)",
@@ -71,10 +135,12 @@ RUNTIMES = (
         TENSORFLOW,
         "reload",
         {},
-        {"saved_models": {"Keras export": "keras_export", "SavedModel": "tf_savedmodel"}, "tflite": "cnn.tflite"},
+        {"saved_models": {"Keras export": "keras_export", "SavedModel": "tf_savedmodel"}},
     ),
     Runtime("PyTorch", PYTORCH, "reload", {}, {}),
     Runtime("ONNX Runtime", __name__, "run_onnx", {}, {"onnx_file": "cnn.onnx"}),
+    Runtime("LiteRT", __name__, "run_litert", {}, {"models": LITERT_FILES}),
+    Runtime("ExecuTorch", __name__, "run_executorch", {}, {"pte_file": "cnn.pte"}),
 )
 DEPLOYMENT_FULL_TRAIN = 10_000
 
@@ -159,16 +225,27 @@ class DeploymentReport:
         deployed = sorted({framework for framework, _ in matched})
         if ("pytorch", "ONNX") not in matched:
             return "the ONNX half does not hold here: PyTorch's ONNX file did not predict as the model did."
+        mobile = sorted(
+            {
+                f"{fmt} from {framework}"
+                for (framework, artifact), fmt in MOBILE.items()
+                if (framework, artifact) in matched
+            }
+        )
+        if len(mobile) == len(MOBILE):
+            phones = f"the mobile formats ran too: {', '.join(mobile)}"
+        elif mobile:
+            phones = f"of the mobile formats, only {', '.join(mobile)} predicted as the original"
+        else:
+            phones = "no mobile format predicted as the original"
         if deployed == ["keras", "pytorch", "tensorflow"]:
-            mobile = "reloaded too" if ("tensorflow", "TensorFlow Lite") in matched else "did not reload"
             return (
                 "half true, half outdated: PyTorch does export to ONNX, which ran without PyTorch; but every "
-                "framework here exported a model that predicted as the original, and TensorFlow's mobile format "
-                f"{mobile}."
+                f"framework here exported a model that predicted as the original, and {phones}."
             )
         return (
             f"half true: PyTorch exports to ONNX, and only {', '.join(deployed)} exported a model that predicted as "
-            "the original here."
+            f"the original here; {phones}."
         )
 
     def check(self) -> None:
@@ -181,9 +258,10 @@ class DeploymentReport:
                     f"{row['artifact']} reloaded by {row['reloaded by']} predicts differently from "
                     f"the original {row['made by']} model: {row}."
                 )
-        onnx = [row for row in rows if row["artifact"] == "ONNX"]
-        if not onnx or onnx[0]["runtime imported"] != "no framework":
-            raise CheckFailed("the ONNX model did not run in ONNX Runtime alone.")
+        for runtime in ("ONNX Runtime", "LiteRT"):
+            ran = [row for row in rows if row.get("reloaded by") == runtime]
+            if any(row["runtime imported"] != "no framework" for row in ran) or not (ran or runtime == "LiteRT"):
+                raise CheckFailed(f"the models for {runtime} did not run in {runtime} alone.")
         print(f"✓ {len(rows)} exports reloaded in fresh processes; every prediction matches the original")
 
 

@@ -111,7 +111,7 @@ def train(epochs: int, n_train: int | None = None, log_dir: str | None = None, e
 
 
 def export(model: keras.Model, folder: Path, logits: np.ndarray) -> dict[str, str]:
-    """Save the whole model as a .keras file and, on TensorFlow, export a SavedModel for inference."""
+    """Save the whole model as a .keras file and, on TensorFlow, export a SavedModel and a LiteRT file."""
     folder.mkdir(parents=True, exist_ok=True)
     backend = keras.backend.backend()
     files = {".keras": f"cnn_{backend}.keras", "reference": f"keras_{backend}_reference.npy"}
@@ -119,6 +119,8 @@ def export(model: keras.Model, folder: Path, logits: np.ndarray) -> dict[str, st
     if backend == "tensorflow":
         files["Keras export"] = "keras_export"
         model.export(str(folder / files["Keras export"]), format="tf_saved_model", verbose=False)
+        files["LiteRT (Keras export)"] = "keras_cnn.tflite"
+        model.export(str(folder / files["LiteRT (Keras export)"]), format="litert", verbose=False)
     np.save(folder / files["reference"], logits)
     return files
 

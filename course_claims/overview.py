@@ -50,6 +50,16 @@ CLAIMS = (
     Claim("TorchServe deploys PyTorch models at scale", "torchscript", "its maintainers (published, dated)"),
     Claim("Keras is not capable of low-level computations", "lowlevel", "the Keras version (keras.ops is Keras 3)"),
     Claim("Keras is not ideal for PCA and clustering", "lowlevel", "the Keras version, the installed backends"),
+    Claim(
+        "Keras ships pretrained models, from Xception to NASNet",
+        "pretrained",
+        "the installed Keras and torchvision; the memory free decides which models are timed",
+    ),
+    Claim(
+        "TensorFlow has C++ and Python interfaces, PyTorch a C++ interface",
+        "deployment",
+        "what the installed wheels ship; a C++ compiler",
+    ),
 )
 # What the articles also say, and no experiment on one machine can check.
 NOT_MEASURABLE = (

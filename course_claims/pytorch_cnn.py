@@ -5,6 +5,7 @@ Imported only by worker processes (see :mod:`course_claims.workers`), never by t
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -17,7 +18,16 @@ from course_utils import config
 from course_utils.checks import accuracy
 from course_utils.system import setup
 
-from .common import BATCH_SIZE, SEED, epoch_seconds, image_data, notebook_cnn, predict_in_batches, scaled_test_images
+from .common import (
+    BATCH_SIZE,
+    PREDICT_BATCH,
+    SEED,
+    epoch_seconds,
+    image_data,
+    notebook_cnn,
+    predict_in_batches,
+    scaled_test_images,
+)
 from .debugging import describe_error
 from .speed import SpeedSettings, measure_throughput
 
@@ -115,7 +125,7 @@ def train(epochs: int, n_train: int | None = None, log_dir: str | None = None, e
 
 
 def export(model: nn.Module, folder: Path, example: np.ndarray, logits: np.ndarray) -> dict[str, str]:
-    """Save the trained model with torch.export and as ONNX, beside the logits it gave on the test set."""
+    """Save the trained model with torch.export, as ONNX and as an ExecuTorch program, beside its test logits."""
     folder.mkdir(parents=True, exist_ok=True)
     example_input = (torch.from_numpy(example),)
     batch = {0: torch.export.Dim("batch", min=1, max=1 << 16)}
@@ -133,8 +143,31 @@ def export(model: nn.Module, folder: Path, example: np.ndarray, logits: np.ndarr
         external_data=False,
         verbose=False,
     )
+    (folder / "cnn.pte").write_bytes(executorch_program(model, example_input))
     np.save(folder / "pytorch_reference.npy", logits)
-    return {"torch.export": "cnn.pt2", "ONNX": "cnn.onnx", "reference": "pytorch_reference.npy"}
+    return {
+        "torch.export": "cnn.pt2",
+        "ONNX": "cnn.onnx",
+        "ExecuTorch": "cnn.pte",
+        "reference": "pytorch_reference.npy",
+    }
+
+
+def executorch_program(model: nn.Module, example_input: tuple[torch.Tensor, ...]) -> bytes:
+    """The model lowered to an ExecuTorch program, its layers delegated to XNNPACK, the CPU kernels phones run.
+
+    ExecuTorch plans its memory ahead for fixed shapes, so the program takes batches of exactly
+    ``PREDICT_BATCH`` images. XNNPACK's passes expect weights in the default memory order (they lay
+    them out for the phone's CPU themselves), so a copy of the model in that order is lowered, not
+    the channels-last one that trains faster here.
+    """
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    default_order = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    batch = torch.zeros(PREDICT_BATCH, *example_input[0].shape[1:])
+    program = torch.export.export(default_order, (batch,))
+    return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
 
 
 def reload(folder: str) -> dict:

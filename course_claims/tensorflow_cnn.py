@@ -113,18 +113,18 @@ def train(epochs: int, n_train: int | None = None, log_dir: str | None = None, e
 
 
 def export(model: tf.Module, folder: Path, logits: np.ndarray) -> dict[str, str]:
-    """Save a SavedModel with a ``serve`` signature, and a TensorFlow Lite file converted from it."""
+    """Save a SavedModel with a ``serve`` signature, and a LiteRT (TensorFlow Lite) file converted from it."""
     folder.mkdir(parents=True, exist_ok=True)
     model.serve = tf.function(model.__call__, input_signature=[IMAGES])
     tf.saved_model.save(model, str(folder / "tf_savedmodel"), signatures={"serving_default": model.serve})
     converter = tf.lite.TFLiteConverter.from_saved_model(str(folder / "tf_savedmodel"))
-    (folder / "cnn.tflite").write_bytes(converter.convert())
+    (folder / "tensorflow_cnn.tflite").write_bytes(converter.convert())
     np.save(folder / "tensorflow_reference.npy", logits)
-    return {"SavedModel": "tf_savedmodel", "TensorFlow Lite": "cnn.tflite", "reference": "tensorflow_reference.npy"}
+    return {"SavedModel": "tf_savedmodel", "LiteRT": "tensorflow_cnn.tflite", "reference": "tensorflow_reference.npy"}
 
 
-def reload(folder: str, saved_models: dict[str, str], tflite: str | None = None) -> dict:
-    """In a fresh process, with no Keras code: load SavedModels and a .tflite file, and predict the test set.
+def reload(folder: str, saved_models: dict[str, str]) -> dict:
+    """In a fresh process, with no Keras code: load SavedModels and predict the test set.
 
     ``saved_models`` maps a name to a SavedModel folder whose ``serve`` function takes the images.
     """
@@ -136,24 +136,7 @@ def reload(folder: str, saved_models: dict[str, str], tflite: str | None = None)
         loaded = tf.saved_model.load(str(folder / path))
         outputs[name] = f"{name}_reloaded.npy"
         np.save(folder / outputs[name], predict_in_batches(loaded.serve, x_test))
-    if tflite:
-        outputs["TensorFlow Lite"] = "tflite_reloaded.npy"
-        np.save(folder / outputs["TensorFlow Lite"], _run_tflite(folder / tflite, x_test))
     return {**_versions(), "outputs": outputs}
-
-
-def _run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
-    interpreter = tf.lite.Interpreter(model_path=str(path))
-    (images,), (logits,) = interpreter.get_input_details(), interpreter.get_output_details()
-
-    def forward(batch: np.ndarray) -> np.ndarray:
-        interpreter.resize_tensor_input(images["index"], batch.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(images["index"], batch)
-        interpreter.invoke()
-        return interpreter.get_tensor(logits["index"])
-
-    return predict_in_batches(forward, x)
 
 
 def shape_bug() -> dict:

@@ -324,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     claims_.add_argument(
         "claims",
         nargs="*",
-        help="any of speed, backends, graphs, debugging, tensorboard, deployment, distributed, torchscript, lowlevel "
-        "(default: all)",
+        help="any of speed, backends, graphs, debugging, tensorboard, deployment, distributed, torchscript, "
+        "lowlevel, pretrained (default: all)",
     )
     claims_.add_argument("--fast", action="store_true", help="tiny data and few repeats (COURSE_FAST=1)")
     claims_.add_argument(

@@ -758,9 +758,9 @@ def test_describe_error_knows_the_statement_that_holds_the_bug(tmp_path: Path) -
 
 def deployment_with_exports(matched: set[tuple[str, str]], monkeypatch: pytest.MonkeyPatch) -> object:
     exports = {
-        "keras": [".keras", "Keras export"],
-        "tensorflow": ["SavedModel", "TensorFlow Lite"],
-        "pytorch": ["torch.export", "ONNX"],
+        "keras": [".keras", "Keras export", "LiteRT (Keras export)"],
+        "tensorflow": ["SavedModel", "LiteRT"],
+        "pytorch": ["torch.export", "ONNX", "ExecuTorch"],
     }
     rows = [
         {
@@ -779,32 +779,158 @@ def deployment_with_exports(matched: set[tuple[str, str]], monkeypatch: pytest.M
 EVERY_EXPORT = {
     ("keras", ".keras"),
     ("keras", "Keras export"),
+    ("keras", "LiteRT (Keras export)"),
     ("tensorflow", "SavedModel"),
-    ("tensorflow", "TensorFlow Lite"),
+    ("tensorflow", "LiteRT"),
     ("pytorch", "torch.export"),
     ("pytorch", "ONNX"),
+    ("pytorch", "ExecuTorch"),
 }
+NO_MOBILE = EVERY_EXPORT - {("keras", "LiteRT (Keras export)"), ("tensorflow", "LiteRT"), ("pytorch", "ExecuTorch")}
 
 
 @pytest.mark.parametrize(
-    "matched, decision",
+    "matched, decision, phones",
     [
-        (EVERY_EXPORT, "half true, half outdated: PyTorch does export to ONNX"),
-        (EVERY_EXPORT - {("tensorflow", "TensorFlow Lite")}, "half true, half outdated"),
+        (EVERY_EXPORT, "half true, half outdated: PyTorch does export to ONNX", "the mobile formats ran too: Exec"),
+        (EVERY_EXPORT - {("pytorch", "ExecuTorch")}, "half true, half outdated", "only LiteRT from keras, LiteRT"),
+        (NO_MOBILE | {("pytorch", "ExecuTorch")}, "half true, half outdated", "only ExecuTorch from pytorch pre"),
+        (NO_MOBILE, "half true, half outdated", "no mobile format predicted"),
         (
             {("pytorch", "ONNX"), ("tensorflow", "SavedModel")},
             "half true: PyTorch exports to ONNX, and only pytorch, tensorflow",
+            "no mobile format",
         ),
-        (EVERY_EXPORT - {("pytorch", "ONNX")}, "the ONNX half does not hold here"),
+        (EVERY_EXPORT - {("pytorch", "ONNX")}, "the ONNX half does not hold here", None),
     ],
 )
 def test_deployment_verdict_has_a_branch_for_each_outcome(
-    matched: set, decision: str, monkeypatch: pytest.MonkeyPatch
+    matched: set, decision: str, phones: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     report = deployment_with_exports(matched, monkeypatch)
     assert report.decision().startswith(decision)
-    if ("tensorflow", "TensorFlow Lite") not in matched and decision.startswith("half true, half"):
-        assert report.decision().endswith("TensorFlow's mobile format did not reload.")
+    if phones:
+        assert phones in report.decision()
+
+
+# --- pretrained models ---------------------------------------------------------------------
+
+
+def zoo_report(keras_off: str | None = None, torchvision: bool = True, torch_off: str | None = None) -> object:
+    """A pretrained report whose counts are the published ones, but for the families named."""
+    from course_claims import pretrained
+
+    def trip() -> dict:
+        return {"file": "w", "max_abs_difference": 0.0}
+
+    counts = {
+        a.family: {"params": round(a.published_millions * 1e6) + (500_000 if a.family == keras_off else 0)}
+        for a in pretrained.ARTICLE_ARCHITECTURES
+    }
+    keras = {"version": "3", "models": counts, "zoo": 40, "round_trip": trip(), "weights_from": "url"}
+    theirs = {
+        a.family: {"params": 7 + (a.family == torch_off), "published": 7, "keras_way": 7}
+        for a in pretrained.ARTICLE_ARCHITECTURES
+        if a.torchvision
+    }
+    zoo = {"version": "0", "note": None, "models": theirs, "zoo": 80, "round_trip": trip(), "weights_from": "url"}
+    return pretrained.PretrainedReport(keras, zoo if torchvision else None, None if torchvision else "no torchvision")
+
+
+@pytest.mark.parametrize(
+    "report, decision",
+    [
+        (zoo_report(), "true: Keras Applications builds all 11 families"),
+        (zoo_report(keras_off="VGG16"), "partly: Keras Applications builds all 11 families, but VGG16 differ"),
+        (zoo_report(torchvision=False), "true: Keras Applications builds all 11"),
+        (zoo_report(torch_off="ResNet"), "true: Keras Applications builds all 11"),
+    ],
+)
+def test_pretrained_verdict_has_a_branch_for_each_outcome(report, decision: str) -> None:
+    assert report.decision().startswith(decision)
+    assert ("torchvision could not be compared here" in report.decision()) == (report.torchvision is None)
+    assert ("(ResNet differ from its published counts)" in report.decision()) == (
+        report is not None and (report.torchvision or {}).get("models", {}).get("ResNet", {}).get("params") == 8
+    )
+
+
+def test_pretrained_check_fails_on_a_wrong_count_or_a_changed_round_trip() -> None:
+    zoo_report().check()
+    with pytest.raises(CheckFailed, match="VGG19"):
+        zoo_report(keras_off="VGG19").check()
+    changed = zoo_report()
+    changed.torchvision["round_trip"]["max_abs_difference"] = 1e-3
+    with pytest.raises(CheckFailed, match="torchvision's weights"):
+        changed.check()
+
+
+def test_pretrained_times_only_the_models_that_fit_beside_a_worker() -> None:
+    from course_claims import pretrained
+
+    binder = pretrained.timed_architectures(free_bytes=2 * 2**30)
+    assert "MobileNetV2" in binder and not {"VGG16", "VGG19"} & set(binder)
+    assert len(pretrained.timed_architectures(free_bytes=64 * 2**30)) == len(pretrained.ARTICLE_ARCHITECTURES)
+
+
+def test_keras_io_rounding_is_what_the_comparison_uses() -> None:
+    from course_claims import pretrained
+
+    assert pretrained.rounds_to(25_636_712, 25.6) and not pretrained.rounds_to(25_700_000, 25.6)
+
+
+# --- the C++ side ----------------------------------------------------------------------------
+
+
+def test_cpp_faces_are_found_in_the_installed_wheels_and_tensorflow_s_program_runs() -> None:
+    import shutil
+
+    from course_claims import cpp
+
+    report = cpp.find_cpp_faces(compile_all=False)
+    assert all(not found["missing"] for found in report.found.values()), report.found
+    assert report.found["PyTorch"]["program"] is None, "fast mode does not compile libtorch"
+    if shutil.which("g++"):
+        assert "TensorFlow 2." in report.found["TensorFlow"]["program"]["output"]
+        assert report.decision().startswith("true of both")
+    report.check()
+
+
+def cpp_report(missing: bool = False, ran: bool = True, compiler: str | None = "g++") -> object:
+    from course_claims import cpp
+
+    program = {"compiled": True, "ran": ran, "seconds": 1.0, "output": "x"} if compiler else None
+    found = {
+        "TensorFlow": {"present": ["a"], "missing": ["b"] if missing else [], "program": program},
+        "PyTorch": {"present": ["a"], "missing": [], "program": None, "why_not": "full mode only"},
+    }
+    return cpp.CppReport(found, compiler)
+
+
+@pytest.mark.parametrize(
+    "report, decision",
+    [
+        (cpp_report(), "true of both: the pip wheels ship the C++ headers and libraries"),
+        (cpp_report(missing=True), "partly: the installed TensorFlow lacks C++ files"),
+        (
+            cpp_report(compiler=None),
+            "true as far as the files go: both wheels ship C++ headers and libraries, but no C++ compiler here",
+        ),
+        (cpp_report(ran=False), "true as far as the files go"),
+    ],
+)
+def test_cpp_verdict_has_a_branch_for_each_outcome(report, decision: str) -> None:
+    assert report.decision().startswith(decision)
+
+
+def test_keras_history_is_placed_against_the_installed_version() -> None:
+    from datetime import date
+
+    from course_claims import backends
+
+    table = backends.history_table("2.7.0", today=date(2026, 11, 30))
+    assert table.loc["Keras 2.7.0", "years ago"] == 5.0
+    assert table.loc["Keras 2.3.0", "against Keras 2.7.0"] == "older"
+    assert table.loc["Keras 3.0.0", "against Keras 2.7.0"] == "the same or newer"
 
 
 # --- overview ------------------------------------------------------------------------------
