@@ -17,6 +17,7 @@ a verdict worked out from the numbers, and ``check()``, which raises
 | "PyTorch shifts to graph mode with TorchScript"         | :func:`torchscript.script_trace_export` |
 | "Keras can't do low-level work, nor PCA and clustering" | :func:`lowlevel.compare_with_numpy` |
 | "Keras ships pretrained models, Xception to NASNet"     | :func:`pretrained.build_zoos`      |
+| "TensorFlow and PyTorch have C++ interfaces"            | :func:`cpp.find_cpp_faces`         |
 
 The experiments train the CNN of ``notebooks/02_cnn``: ``keras_cnn``, ``tensorflow_cnn`` and
 ``pytorch_cnn`` run that notebook's cells tagged ``hyperparameters``, ``define-model`` and
@@ -25,6 +26,7 @@ import those three modules: importing this package imports no framework.
 """
 
 from .backends import compare_backends
+from .cpp import find_cpp_faces
 from .debugging import provoke_shape_bugs
 from .deployment import export_and_reload
 from .distributed import train_data_parallel
@@ -46,6 +48,7 @@ EXPERIMENTS = {
     "torchscript": script_trace_export,
     "lowlevel": compare_with_numpy,
     "pretrained": build_zoos,
+    "cpp": find_cpp_faces,
 }
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "build_zoos",
     "compare_backends",
     "compare_with_numpy",
+    "find_cpp_faces",
     "export_and_reload",
     "log_to_tensorboard",
     "measure_speed",

@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         "claims",
         nargs="*",
         help="any of speed, backends, graphs, debugging, tensorboard, deployment, distributed, torchscript, "
-        "lowlevel, pretrained (default: all)",
+        "lowlevel, pretrained, cpp (default: all)",
     )
     claims_.add_argument("--fast", action="store_true", help="tiny data and few repeats (COURSE_FAST=1)")
     claims_.add_argument(
