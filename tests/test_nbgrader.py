@@ -174,6 +174,8 @@ def test_every_cell_carries_valid_nbgrader_metadata(tmp_path: Path) -> None:
         assert all(core.exercise_id(cell.source) and cell.metadata["nbgrader"]["points"] > 0 for cell in tests)
         first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
         assert 'os.environ.setdefault("COURSE_FAST", "1")' in first_code.source
+    again = nbgrader_course.build_course(tmp_path / "again")
+    assert [path.read_bytes() for path in again.notebooks] == [path.read_bytes() for path in report.notebooks]
 
 
 def test_config_sets_the_cell_timeout_and_the_export(tmp_path: Path) -> None:
