@@ -1,8 +1,9 @@
 """``course nbgrader``: the course as nbgrader assignments, graded by nbgrader's own commands.
 
 The round trip runs the real ``nbgrader`` command line on the Keras MLP alone, in fast mode
-(about 10 s a notebook): generate the released version, validate the source, autograde three
-submissions (all right, one wrong answer, one answer left undone), write the feedback and export.
+(about 10 s a notebook): generate the released version, validate the source, autograde four
+submissions (all right, one wrong answer, one answer left undone, one that overwrites the inputs the
+hidden test recomputes), write the feedback and export.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from course_utils.exercises import core
 ASSIGNMENT, NOTEBOOK = "mlp", "keras"
 WRONG = "mlp-wider-answer"  # the wrong submission counts the 128-unit model's parameters instead
 UNDONE = "mlp-momentum-answer"  # the erroring submission leaves nbgrader's stub there, which raises
-SUBMISSIONS = {"right": {}, "wrong": {WRONG: "wide_params = 101_770"}, "undone": {UNDONE: None}}
+# Overwrites the logits it was given with zeros, whose softmax is easy: the visible check passes,
+# the hidden test, which recomputes the logits, does not.
+OVERWRITES = {"mlp-softmax-answer": 'first_logits = np.zeros((5, 10), "float32")\nby_hand = np.full((5, 10), 0.1)'}
+SUBMISSIONS = {
+    "right": {},
+    "wrong": {WRONG: "wide_params = 101_770"},
+    "undone": {UNDONE: None},
+    "overwrites": OVERWRITES,
+}
 
 
 def nbgrader(course: Path, *args: str) -> str:
@@ -61,7 +70,7 @@ def read(path: Path) -> nbformat.NotebookNode:
 @dataclass
 class RoundTrip:
     course: Path
-    autograde_seconds: float  # three submissions, one kernel each
+    autograde_seconds: float  # every submission, one kernel each
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +121,7 @@ def test_source_notebook_validates(round_trip: RoundTrip) -> None:
 
 
 def test_gradebook_holds_each_submissions_score(round_trip: RoundTrip) -> None:
-    print(f"autograding three submissions took {round_trip.autograde_seconds:.1f} s")
+    print(f"autograding {len(SUBMISSIONS)} submissions took {round_trip.autograde_seconds:.1f} s")
     with Gradebook(f"sqlite:///{round_trip.course / 'gradebook.db'}") as gradebook:
         scores = {
             student: {
@@ -129,6 +138,7 @@ def test_gradebook_holds_each_submissions_score(round_trip: RoundTrip) -> None:
     # A wrong answer loses exactly its exercise's points; an undone one, its own, and the rest are graded.
     assert scores["wrong"] == {**full, "mlp-wider-check": 0} and total["wrong"] == most - points
     assert scores["undone"] == {**full, "mlp-momentum-check": 0} and total["undone"] == most - points
+    assert scores["overwrites"] == {**full, "mlp-softmax-check": 0}
 
 
 def test_feedback_names_the_failing_exercise_with_the_courses_message(round_trip: RoundTrip) -> None:
@@ -149,7 +159,8 @@ def test_export_reports_the_best_notebook_of_each_student(round_trip: RoundTrip)
     with open(round_trip.course / "grades.csv", newline="") as file:
         rows = {row["student_id"]: row for row in csv.DictReader(file)}
     assert set(rows) == set(SUBMISSIONS)
-    assert {student: float(row["score"]) for student, row in rows.items()} == {"right": 3, "wrong": 2, "undone": 2}
+    scores = {student: float(row["score"]) for student, row in rows.items()}
+    assert scores == {"right": 3, "wrong": 2, "undone": 2, "overwrites": 2}
     assert {row["notebook"] for row in rows.values()} == {NOTEBOOK}
     assert {float(row["max_score"]) for row in rows.values()} == {3}
 
