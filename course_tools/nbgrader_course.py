@@ -68,8 +68,8 @@ c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
 c.CourseDirectory.course_id = {course_id!r}
 
 # The assignments are graded in the course's fast mode (each notebook's first cell sets COURSE_FAST=1).
-# Its slowest cell, the PyTorch CNN's training, took 30.5 s on two idle cores, over nbgrader's default
-# of 30 s, and several times longer on cores that other work shares: the limit is ten times that.
+# Its slowest cell, the PyTorch CNN's training, took 30.5 s on two cores, over nbgrader's default
+# of 30 s, and several times longer while other work shares the cores: the limit is ten times that.
 # Raise it a lot if you grade in full mode (COURSE_FAST=0 in the autograder's environment).
 c.Execute.timeout = {timeout}
 
