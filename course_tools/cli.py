@@ -250,6 +250,28 @@ def cmd_student(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nbgrader(args: argparse.Namespace) -> int:
+    """Write an nbgrader course: ``nbgrader_config.py`` and one assignment per task under ``source/``."""
+    from . import nbgrader_course
+
+    out = Path(args.folder)
+    if (out / "source").exists() and not args.force:
+        print(
+            f"error: {out / 'source'} exists; --force rewrites its notebooks (an instructor's edits?)", file=sys.stderr
+        )
+        return 1
+    report = nbgrader_course.build_course(
+        out, frameworks=tuple(args.frameworks), withhold_solutions=args.withhold_solutions, course_id=args.course_id
+    )
+    for path in report.notebooks:
+        print(f"wrote {path}")
+    print(
+        f"{len(report.notebooks)} notebooks, {report.exercises} graded exercises, and {out / 'nbgrader_config.py'}. "
+        f"Next: cd {out} && nbgrader generate_assignment mlp (docs/classroom.md)"
+    )
+    return 0
+
+
 def cmd_slides(args: argparse.Namespace) -> int:
     """Write notebooks as reveal.js slides: a slide per section, a sub-slide per exercise."""
     from . import slides
@@ -360,6 +382,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", help="folder for the student versions (default: student/, which git ignores)")
     build.add_argument("--force", action="store_true", help="overwrite student notebooks that were changed")
     build.set_defaults(handler=cmd_student)
+
+    grader = commands.add_parser("nbgrader", help="write an nbgrader course: one graded assignment per task")
+    grader.add_argument("folder", help="the course folder to write (nbgrader_config.py and source/)")
+    grader.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
+    grader.add_argument(
+        "--withhold-solutions",
+        action="store_true",
+        help="exercises.solution shows no answer in the released notebooks (check and hint still work)",
+    )
+    grader.add_argument("--course-id", default="course", help="nbgrader's course id (default: course)")
+    grader.add_argument("--force", action="store_true", help="rewrite source/ if it exists")
+    grader.set_defaults(handler=cmd_nbgrader)
 
     show = commands.add_parser("slides", help="write notebooks as reveal.js slides, to present them in class")
     show.add_argument("notebooks", nargs="+")

@@ -7,6 +7,7 @@
 | ``COURSE_DATA_DIR`` | where downloaded datasets are cached                      | ``<repo>/data``|
 | ``COURSE_RESULTS_DIR`` | where notebooks write their JSON records               | ``<repo>/results`` |
 | ``COURSE_SEED``     | the seed of every random number generator                 | the notebook's |
+| ``COURSE_SOLUTIONS``| ``withheld``: ``exercises.solution`` shows no answer      | shown          |
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ _TRUE = {"1", "true", "yes", "on"}
 def fast_mode() -> bool:
     """True when ``COURSE_FAST`` asks for the quick run on the small sample."""
     return os.environ.get("COURSE_FAST", "0").strip().lower() in _TRUE
+
+
+def solutions_withheld() -> bool:
+    """True when ``COURSE_SOLUTIONS=withheld``: an instructor keeps the answers back while work is graded."""
+    return os.environ.get("COURSE_SOLUTIONS", "").strip().lower() == "withheld"
 
 
 def dataset_name() -> str:

@@ -84,6 +84,12 @@ def solution(exercise_id: str, framework: str | None = None) -> None:
     is the one the notebook named in ``course.setup(framework)``.
     """
     exercise = get_exercise(exercise_id)
+    if config.solutions_withheld():  # set in graded assignments by `course nbgrader --withhold-solutions`
+        print(
+            f"{exercise.title} ({exercise_id}): your instructor has withheld the solutions for now; "
+            f"exercises.hint({exercise_id!r}) still gives hints."
+        )
+        return
     text = f"{exercise.title} ({exercise_id}): {exercise.worked}"
     framework = framework or system.framework_in_use()
     found = solution_cells(exercise_id)

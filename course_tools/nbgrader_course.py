@@ -1,0 +1,218 @@
+"""An nbgrader course built from the instructor notebooks: ``course nbgrader DIR``.
+
+The folder it writes is a complete nbgrader course: ``nbgrader_config.py``, and under
+``source/`` one assignment per task that has exercises::
+
+    source/welcome/welcome.ipynb
+    source/mlp/keras.ipynb   source/mlp/tensorflow.ipynb   source/mlp/pytorch.ipynb
+    source/cnn/...           source/rnn/...
+
+**Layout: one notebook per framework in each assignment, and the student does one.** Each task
+notebook imports one framework only, and its exercises are written in that framework's API; a
+"learner's choice" notebook would have to hold three versions of every cell and guess which one
+the student ran. With one notebook per framework, each is a plain course notebook with nbgrader's
+metadata, ``nbgrader validate`` checks each on its own, and the feedback shows the student the
+notebook they wrote. nbgrader gives a notebook that was not submitted zero points, so the
+assignment's total counts all three: the course's export plugin
+(:class:`course_tools.nbgrader_export.BestNotebookExport`, set in ``nbgrader_config.py``) reports,
+per student and assignment, the best notebook's score out of one notebook's points.
+
+Every cell carries nbgrader's cell metadata (schema 3). An instructor cell that answers an
+exercise is split into up to three cells:
+
+- the lines before ``### BEGIN SOLUTION`` (such as the logits the answer works on): read-only;
+- the answer, between the markers: a solution cell, which ``nbgrader generate_assignment`` clears;
+- the ``exercises.check(...)`` line: a graded test cell worth :data:`POINTS`, which calls the
+  course's own check, so the ✓ or ✗ a student sees while working is the grade. When the check
+  is also given inputs from the read-only lines, a hidden test recomputes those inputs and checks
+  again, so that the grade does not trust variables the student's cell could have overwritten.
+
+Every other cell, setup and training included, is read-only. A first read-only cell sets the
+course's fast mode (the bundled sample, few epochs), so that the autograder retrains each
+notebook well within ``Execute.timeout``; with ``withhold_solutions`` it also sets
+``COURSE_SOLUTIONS=withheld``, and ``exercises.solution`` then says so instead of showing the
+answer (``check`` and ``hint`` keep working).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from course_utils import config
+from course_utils.exercises import EXERCISES
+from course_utils.exercises.core import BEGIN_SOLUTION, exercise_id, solution_regions
+from course_utils.tasks import FRAMEWORKS
+
+from .notebooks import CHECK_OUTPUT_MARK, task_folders
+
+POINTS = 1  # per exercise: every exercise is a short one
+SCHEMA_VERSION = 3  # nbgrader 0.9's cell metadata schema (nbgrader/nbgraderformat/v3.json)
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+WELCOME = "00_welcome.ipynb"
+# nbgrader's per-cell limit. In fast mode the slowest cell of the ten notebooks, the PyTorch CNN's
+# training, took 30.5 s on two cores (the RNNs' 13-20 s, the MLPs' 3-15 s): over nbgrader's default of
+# 30 s. Cores shared with other work slow it a lot: while another job trained, the whole PyTorch RNN
+# notebook took 130 s instead of 23 s. Ten times the slowest cell covers such a server.
+CELL_TIMEOUT_S = 300
+
+CONFIG_TEMPLATE = '''\
+"""nbgrader's settings for this course, written by `course nbgrader` (course_tools/nbgrader_course.py)."""
+
+c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
+
+c.CourseDirectory.course_id = {course_id!r}
+
+# The assignments are graded in the course's fast mode (each notebook's first cell sets COURSE_FAST=1).
+# Its slowest cell, the PyTorch CNN's training, took 30.5 s on two cores, over nbgrader's default
+# of 30 s, and several times longer while other work shares the cores: the limit is ten times that.
+# Raise it a lot if you grade in full mode (COURSE_FAST=0 in the autograder's environment).
+c.Execute.timeout = {timeout}
+
+# Each assignment has one notebook per framework and a student submits one: report the best
+# notebook's score, out of one notebook's points (`nbgrader export` writes grades.csv).
+c.ExportApp.plugin_class = "course_tools.nbgrader_export.BestNotebookExport"
+'''
+
+
+@dataclass
+class CourseReport:
+    """What :func:`build_course` wrote."""
+
+    notebooks: list[Path]
+    exercises: int  # graded test cells, one per exercise and notebook
+
+
+def assignment_sources(frameworks: tuple[str, ...] = FRAMEWORKS) -> dict[str, list[Path]]:
+    """Each assignment's name and the instructor notebooks it holds: the welcome, then each task's."""
+    sources = {"welcome": [config.NOTEBOOKS_DIR / WELCOME]}
+    for folder in task_folders():
+        sources[folder.name.split("_", 1)[1]] = [folder / f"{name}.ipynb" for name in frameworks]
+    return sources
+
+
+def nbgrader_metadata(grade_id: str, *, locked: bool = False, solution: bool = False, points: int = 0) -> dict:
+    """nbgrader's metadata for a cell: graded when it has points, a solution, or read-only."""
+    metadata = {
+        "grade": points > 0,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": SCHEMA_VERSION,
+        "solution": solution,
+    }
+    if points:
+        metadata["points"] = points
+    return metadata
+
+
+GRADED_NOTE = (
+    "This is the graded version of the notebook. Write each answer in the cell under its exercise; the "
+    "read-only cell after it runs the same `exercises.check`, and its ✓ or ✗ is the grade the autograder "
+    f"gives: {POINTS} point per exercise. Run every cell from the top before you submit."
+)
+
+
+def graded_prose(source: str) -> str:
+    """Markdown ``source`` with a paragraph that names the solution markers replaced by :data:`GRADED_NOTE`.
+
+    nbgrader reads ``### BEGIN SOLUTION`` anywhere in a line as the start of an answer to clear,
+    prose included; the instructor notebooks' paragraph about them describes ``course student`` anyway.
+    """
+    paragraphs = source.split("\n\n")
+    return "\n\n".join(GRADED_NOTE if BEGIN_SOLUTION in paragraph else paragraph for paragraph in paragraphs)
+
+
+def setup_cell(withhold_solutions: bool) -> nbformat.NotebookNode:
+    """The read-only first code cell: fast mode, and whether ``exercises.solution`` shows answers."""
+    lines = [
+        "# Graded assignment: the course's fast mode (the bundled sample, a few epochs), so that the",
+        "# autograder retrains the model within its time limit. Full-mode accuracy is for another day.",
+        "import os",
+        "",
+        'os.environ.setdefault("COURSE_FAST", "1")',
+    ]
+    if withhold_solutions:
+        lines.append('os.environ["COURSE_SOLUTIONS"] = "withheld"  # exercises.hint still helps')
+    cell = nbformat.v4.new_code_cell("\n".join(lines), id="course-settings")
+    cell.metadata["nbgrader"] = nbgrader_metadata("course-settings", locked=True)
+    return cell
+
+
+def _code_cell(source: str, metadata: dict, template: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    # Ids made from the instructor cell's and the grade id: a rebuild writes the same notebook.
+    cell = nbformat.v4.new_code_cell(source, id=f"{template.get('id', 'cell')}-{metadata['grade_id']}"[:64])
+    cell.metadata = {**copy.deepcopy(template.metadata), "nbgrader": metadata}
+    return cell
+
+
+def exercise_cells(cell: nbformat.NotebookNode, number: int) -> list[nbformat.NotebookNode]:
+    """An instructor cell that answers an exercise, as read-only inputs, a solution, and a graded test."""
+    lines = cell.source.splitlines()
+    regions = solution_regions(cell.source)
+    begin, end = regions[0][0], regions[-1][1]
+    given, answer, test = "\n".join(lines[:begin]), "\n".join(lines[begin : end + 1]), "\n".join(lines[end + 1 :])
+    name = exercise_id(test)
+    if name is None:  # an answer with no check after it: a solution cell, graded by hand if at all
+        return [_code_cell(cell.source, nbgrader_metadata(f"answer-{number:02d}", solution=True), cell)]
+    slug = re.sub(r"[^A-Za-z0-9_-]", "-", name)
+    cells = []
+    if given.strip():
+        cells.append(_code_cell(given, nbgrader_metadata(f"{slug}-given", locked=True), cell))
+        if EXERCISES[name].given:
+            # Recompute what the answer was given, from the read-only code, and check against that.
+            test += f"\n{BEGIN_HIDDEN}\n{given}\n{test.strip()}\n{END_HIDDEN}"
+    cells.append(_code_cell(answer, nbgrader_metadata(f"{slug}-answer", solution=True), cell))
+    cells.append(_code_cell(test, nbgrader_metadata(f"{slug}-check", locked=True, points=POINTS), cell))
+    return cells
+
+
+def assignment_notebook(notebook: nbformat.NotebookNode, withhold_solutions: bool = False) -> nbformat.NotebookNode:
+    """An instructor notebook as an nbgrader source notebook: every cell with nbgrader's metadata."""
+    source = copy.deepcopy(notebook)
+    source.metadata.pop("widgets", None)
+    cells: list[nbformat.NotebookNode] = []
+    for number, cell in enumerate(source.cells):
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            # nbval's marks and recorded outputs mean nothing to nbgrader, and an output could give an answer away.
+            cell.source = "\n".join(line for line in cell.source.splitlines() if line.strip() != CHECK_OUTPUT_MARK)
+            cell.outputs, cell.execution_count = [], None
+            if not any(c.cell_type == "code" for c in cells):
+                cells.append(setup_cell(withhold_solutions))
+            if solution_regions(cell.source):
+                cells += exercise_cells(cell, number)
+                continue
+        elif cell.cell_type == "markdown":
+            cell.source = graded_prose(cell.source)
+        cell.metadata["nbgrader"] = nbgrader_metadata(f"cell-{number:02d}", locked=True)
+        cells.append(cell)
+    source.cells = cells
+    return source
+
+
+def build_course(
+    out: Path,
+    frameworks: tuple[str, ...] = FRAMEWORKS,
+    assignments: tuple[str, ...] | None = None,
+    withhold_solutions: bool = False,
+    course_id: str = "course",
+) -> CourseReport:
+    """Write an nbgrader course into ``out``: ``nbgrader_config.py`` and ``source/<assignment>/``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "nbgrader_config.py").write_text(CONFIG_TEMPLATE.format(course_id=course_id, timeout=CELL_TIMEOUT_S))
+    report = CourseReport(notebooks=[], exercises=0)
+    for assignment, paths in assignment_sources(frameworks).items():
+        if assignments is not None and assignment not in assignments:
+            continue
+        for path in paths:
+            notebook = assignment_notebook(nbformat.read(path, as_version=4), withhold_solutions)
+            target = out / "source" / assignment / (path.name if assignment != "welcome" else "welcome.ipynb")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, target)
+            report.notebooks.append(target)
+            report.exercises += sum(cell.metadata["nbgrader"]["grade"] for cell in notebook.cells)
+    return report
