@@ -13,10 +13,10 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from course_utils import config
 from course_utils.checks import CHANCE_ACCURACY, CheckFailed
+
+import numpy as np
 
 from .common import CNN_PARAMS, EXPORT_TOLERANCE, KERAS, compare_outputs, output_folder, run_all, worker_slots
 

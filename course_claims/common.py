@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 import course_utils
 from course_utils import cells, config, system
 from course_utils.checks import CheckFailed
 from course_utils.data import load_dataset
 from course_utils.files import replaced_atomically
 from course_utils.tasks import TASKS
+
+import numpy as np
 
 from .workers import WorkerFailed, run_worker
 

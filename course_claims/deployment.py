@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from course_utils import config
 from course_utils.checks import CheckFailed, accuracy
 from course_utils.data import load_dataset
+
+import numpy as np
 
 from .common import (
     CNN_WORKERS,

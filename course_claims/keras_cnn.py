@@ -11,13 +11,13 @@ import importlib
 import time
 from pathlib import Path
 
-import keras
-import numpy as np
-from keras import layers
-
 from course_utils import config
 from course_utils.checks import accuracy
 from course_utils.system import setup
+
+import keras
+import numpy as np
+from keras import layers
 
 from .common import BATCH_SIZE, SEED, fixed_batches, image_data, notebook_cnn, scaled_test_images
 from .debugging import describe_error

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from course_utils.checks import CheckFailed
 from course_utils.data import load_dataset
+
+import numpy as np
 
 from .backends import trainable_backends
 from .common import KERAS, output_folder, run_all

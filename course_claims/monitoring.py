@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from course_utils import config
 from course_utils.checks import CheckFailed
+
+import numpy as np
 
 from .common import CNN_WORKERS, output_folder, run_all
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from course_utils.checks import CheckFailed
+
+import numpy as np
 
 from .common import MEMORY_PER_WORKER, SEED, available_memory, output_folder, run_jobs
 

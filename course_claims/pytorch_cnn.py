@@ -9,14 +9,14 @@ import copy
 import time
 from pathlib import Path
 
+from course_utils import config
+from course_utils.checks import accuracy
+from course_utils.system import setup
+
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-
-from course_utils import config
-from course_utils.checks import accuracy
-from course_utils.system import setup
 
 from .common import (
     BATCH_SIZE,

@@ -17,11 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from course_utils.system import usable_cpus
+
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-
-from course_utils.system import usable_cpus
 
 from .common import BATCH_SIZE, fixed_batches
 from .pytorch_cnn import _notebook, _versions

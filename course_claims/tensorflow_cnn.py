@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-
 from course_utils import config
 from course_utils.checks import accuracy
 from course_utils.system import setup
+
+import numpy as np
+import tensorflow as tf
 
 from .common import BATCH_SIZE, SEED, epoch_seconds, image_data, notebook_cnn, predict_in_batches, scaled_test_images
 from .debugging import describe_error

@@ -141,10 +141,11 @@ def cmd_claims(args: argparse.Namespace) -> int:
     elif not config.fast_mode() and "COURSE_DATASET" not in os.environ:
         os.environ["COURSE_DATASET"], why = _full_size_dataset()
         print(f"Dataset: {os.environ['COURSE_DATASET']} ({why})")
+    from course_utils.checks import CheckFailed
+
     import course_claims as claims
     from course_claims import overview
     from course_claims.workers import WorkerFailed
-    from course_utils.checks import CheckFailed
 
     names = args.claims or list(claims.EXPERIMENTS)
     unknown = sorted(set(names) - set(claims.EXPERIMENTS))

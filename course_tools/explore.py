@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-import numpy as np
-
 from course_utils.widgets import DIGITS, Widget, digit_png, probability_chart_html
+
+import numpy as np
 
 
 def validate_predictions(predictions: Mapping[str, np.ndarray], n_images: int) -> dict[str, np.ndarray]:

@@ -41,12 +41,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from course_utils import config
 from course_utils.exercises import EXERCISES
 from course_utils.exercises.core import BEGIN_SOLUTION, exercise_id, solution_regions
 from course_utils.tasks import FRAMEWORKS
+
+import nbformat
 
 from .notebooks import CHECK_OUTPUT_MARK, task_folders
 

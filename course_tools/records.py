@@ -16,9 +16,9 @@ from course_utils.results import REQUIRED_KEYS
 from course_utils.tasks import FRAMEWORKS, TASKS
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from course_utils.data import Dataset
+
+    import pandas as pd
 
 
 def read_records(folder: Path | None = None) -> list[dict]:

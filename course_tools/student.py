@@ -17,10 +17,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from course_utils import config
 from course_utils.exercises.core import SolutionMarkerError, exercise_id, solution_regions
+
+import nbformat
 
 from .notebooks import CHECK_OUTPUT_MARK, course_notebooks
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from course_utils.tasks import FRAMEWORKS, TASKS
+
+import pandas as pd
 
 
 def summary_table(table: pd.DataFrame) -> str:

@@ -17,9 +17,12 @@ from .checks import (
 )
 from .config import dataset_name, epochs, fast_mode
 from .data import DataError, Dataset, load_dataset
+from .quiet import quiet_tensorflow_start
 from .results import record_results
 from .system import describe_environment, setup, usable_cpus
 from .tasks import FRAMEWORKS, TASKS
+
+quiet_tensorflow_start()  # imported before TensorFlow, the course keeps its start-up log out of the notebook
 
 __all__ = [
     "CheckFailed",

@@ -63,7 +63,9 @@ def probability_chart_html(
     ]
     for number, (name, probability) in enumerate(zip(names, probabilities)):
         weight = "bold" if number == predicted else "normal"
-        colour = "#2a7" if number == label else ("#c44" if number == predicted else "#88a")
+        # Matplotlib's petroff10 colours, which colour-blind readers tell apart: orange only for a wrong answer.
+        wrong = label is not None and number == predicted != label
+        colour = "#e76300" if wrong else ("#3f90da" if number in (label, predicted) else "#94a4a2")
         rows.append(
             f'<div style="display:flex;align-items:center;gap:6px;font-weight:{weight}">'
             f'<span style="width:7em;text-align:right">{html.escape(name)}</span>'

@@ -18,11 +18,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from course_utils.tasks import FRAMEWORKS, TASKS
+
 import pytest
 
 from course_tools import notebooks, records
 from course_tools.agreement import check_runs, disagreements
-from course_utils.tasks import FRAMEWORKS, TASKS
 
 TASK_FOLDERS = {folder.name.split("_", 1)[1]: folder for folder in notebooks.task_folders()}
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import sys
 from pathlib import Path
+
+from course_utils.config import PROJECT_ROOT
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
-
-from course_utils.config import PROJECT_ROOT
 
 BINDER = PROJECT_ROOT / "binder"
 PYTORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -79,3 +81,15 @@ def test_readme_badge_opens_the_welcome_notebook_in_jupyterlab() -> None:
     target = re.search(r"urlpath=lab/tree/([^)&\s]+)", badge.group(0))
     assert target, "the badge does not open JupyterLab (urlpath=lab/tree/...)"
     assert target.group(1) == "notebooks/00_welcome.ipynb" and (PROJECT_ROOT / target.group(1)).is_file()
+
+
+def test_jupyterlab_overrides_name_settings_that_the_installed_jupyterlab_has() -> None:
+    """The news popup stays off only if the plugin and setting names are JupyterLab's own."""
+    overrides = json.loads((BINDER / "overrides.json").read_text())
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    for plugin, settings in overrides.items():
+        package, name = plugin.rsplit(":", 1)
+        schema = json.loads((schemas / package / f"{name}.json").read_text())
+        assert set(settings) <= set(schema["properties"]), plugin
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert "overrides.json" in (BINDER / "postBuild").read_text()

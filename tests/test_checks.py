@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 from course_utils import checks
 from course_utils.checks import CheckFailed
 from course_utils.data import Dataset
 from course_utils.tasks import TASKS
+
+import numpy as np
+import pytest
 
 N_TEST = 50
 MLP_PARAMS = TASKS["mlp"].params["pytorch"]

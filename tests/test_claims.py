@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from course_utils import config
+from course_utils.checks import CheckFailed
+from course_utils.data import load_sample
+
 import numpy as np
 import pytest
 from tensorboard.compat.proto.event_pb2 import Event
@@ -20,9 +24,6 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from course_claims import common, debugging, deployment, monitoring, speed
 from course_claims.workers import WorkerFailed, run_worker
 from course_tools import cli
-from course_utils import config
-from course_utils.checks import CheckFailed
-from course_utils.data import load_sample
 
 # --- statistics and the timing protocol --------------------------------------------------
 

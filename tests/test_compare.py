@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from course_utils import results
+from course_utils.checks import CheckFailed
+from course_utils.data import Dataset
+
 import nbformat
 import numpy as np
 import pandas as pd
@@ -11,9 +15,6 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_tools import compare, records
-from course_utils import results
-from course_utils.checks import CheckFailed
-from course_utils.data import Dataset
 
 MODEL = {
     "keras": "model = keras.Sequential([layers.Dense(10)])",

@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from course_utils import data
+from course_utils.data import DataError
+
 import numpy as np
 import pytest
 from local_mirror import NOT_FOUND, LocalMirror, Reply
 
 from course_tools import data_import
-from course_utils import data
-from course_utils.data import DataError
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHARED_MNIST = SHARED_DATA / "mnist"

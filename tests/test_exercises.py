@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from course_utils import exercises
+from course_utils.checks import CheckFailed
+from course_utils.exercises.core import exercise_id, has_solution
+from course_utils.tasks import FRAMEWORKS
+
 import nbformat
 import numpy as np
 import pytest
 
 from course_tools import notebooks
-from course_utils import exercises
-from course_utils.checks import CheckFailed
-from course_utils.exercises.core import exercise_id, has_solution
-from course_utils.tasks import FRAMEWORKS
 
 
 def exercise_cells() -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from course_utils.files import replaced_atomically
+
+import pytest
 
 
 def test_a_written_file_appears_whole_with_the_usual_permissions(tmp_path: Path) -> None:

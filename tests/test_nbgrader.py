@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_utils import exercises
+from course_utils.exercises import core
+
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
@@ -22,8 +25,6 @@ from nbgrader.nbgraderformat import MetadataValidator
 from traitlets.config import Config
 
 from course_tools import cli, nbgrader_course, notebooks
-from course_utils import exercises
-from course_utils.exercises import core
 
 ASSIGNMENT, NOTEBOOK = "mlp", "keras"
 WRONG = "mlp-wider-answer"  # the wrong submission counts the 128-unit model's parameters instead

@@ -8,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from course_utils import cells
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from course_tools import notebooks
-from course_utils import cells
 
 MLP_PYTORCH = notebooks.config.NOTEBOOKS_DIR / "01_mlp" / "pytorch.ipynb"
 

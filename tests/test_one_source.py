@@ -7,13 +7,14 @@ import json
 import re
 from pathlib import Path
 
+from course_utils import cells, config
+from course_utils.tasks import FRAMEWORKS
+
 import pytest
 
 import course_claims
 from course_claims import common, debugging
 from course_tools import notebooks
-from course_utils import cells, config
-from course_utils.tasks import FRAMEWORKS
 
 CLAIMS = Path(course_claims.__file__).parent
 PACKAGES = [CLAIMS.parent / name for name in ("course_utils", "course_tools", "course_claims")]

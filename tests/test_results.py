@@ -6,12 +6,13 @@ import json
 import os
 from pathlib import Path
 
+from course_utils import results
+from course_utils.data import Dataset
+
 import numpy as np
 import pytest
 
 from course_tools import records, tables
-from course_utils import results
-from course_utils.data import Dataset
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from course_utils import cells
+from course_utils.tasks import FRAMEWORK_MODULES, FRAMEWORKS
+
 import nbformat
 import pytest
 
 from course_tools import notebooks
-from course_utils import cells
-from course_utils.tasks import FRAMEWORK_MODULES, FRAMEWORKS
 
 SKELETON = ["## Setup", "## Data", "## Model", "## Training", "## Evaluation", "## Check", "## Exercises"]
 COMPARED_TAGS = ("define-model", "train-step", "evaluate")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from course_utils import config
+from course_utils.exercises import core
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
 from course_tools import cli, notebooks, slides, student
-from course_utils import config
-from course_utils.exercises import core
 
 MLP_PYTORCH = config.NOTEBOOKS_DIR / "01_mlp" / "pytorch.ipynb"
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from course_utils import system
+
 import numpy as np
 import pytest
-
-from course_utils import system
 
 AFFINITY = {0, 1, 2, 3}
 
@@ -107,9 +107,10 @@ def test_importing_course_utils_imports_no_framework() -> None:
 def test_only_the_claims_worker_modules_import_a_framework() -> None:
     import pkgutil
 
+    import course_utils
+
     import course_claims
     import course_tools
-    import course_utils
     from course_claims.common import KERAS, PYTORCH, TENSORFLOW
 
     modules = [

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from course_utils import config
+
 import nbformat
 
 from course_tools import notebooks
-from course_utils import config
 
 WELCOME = config.NOTEBOOKS_DIR / "00_welcome.ipynb"
 STATED_TIME = re.compile(r"\*\*Estimated time:\*\* (\d+) minutes")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 
+from course_utils import drawing, widgets
+from course_utils.data import load_sample
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from course_tools import explore
-from course_utils import drawing, widgets
-from course_utils.data import load_sample
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,25 @@ EXERCISES: dict[str, Exercise] = {
 }
 _hints_given: Counter[str] = Counter()
 
+
+def _start_hints_over(info) -> None:
+    """Run All passes the cell that imports the exercises again: the hints start again from the first."""
+    if "import exercises" in (info.raw_cell or ""):
+        _hints_given.clear()
+
+
+def _register_with_ipython() -> None:  # outside IPython, hints simply count on
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.events.register("pre_run_cell", _start_hints_over)
+
+
+_register_with_ipython()
+
 __all__ = ["EXERCISES", "Exercise", "WrongAnswer", "check", "get_exercise", "hint", "judge", "solution"]
 
 
@@ -63,7 +82,7 @@ def check(exercise_id: str, answer: object, **given: object) -> None:
             f"✗ {exercise.title}: {problem}\n"
             f"More help: exercises.hint({exercise_id!r}); the answer: exercises.solution({exercise_id!r})."
         )
-    print(f"✓ {exercise.title}: {exercise.praise}")
+    print(core.wrapped(f"✓ {exercise.title}: {exercise.praise}"))
 
 
 def hint(exercise_id: str) -> None:
@@ -74,7 +93,7 @@ def hint(exercise_id: str) -> None:
     text = f"Hint {number + 1} of {len(exercise.hints)}: {exercise.hints[number]}"
     if number + 1 == len(exercise.hints):
         text += f"\n(That is the last hint; exercises.solution({exercise_id!r}) shows the answer.)"
-    print(text)
+    print(core.wrapped(text))
 
 
 def solution(exercise_id: str, framework: str | None = None) -> None:

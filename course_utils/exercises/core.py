@@ -23,6 +23,15 @@ EXERCISE_ID = re.compile(r"""check\(\s*["']([\w.]+)["']""")
 class WrongAnswer(CheckFailed):
     """An exercise's answer is not right; the message says what looks wrong."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows: the message alone, not a traceback into the course's code."""
+        return [wrapped(f"{type(self).__name__}: {self}")]
+
+
+def wrapped(text: str, width: int = 100) -> str:
+    """``text`` with each line wrapped at ``width`` columns: JupyterLab breaks longer ones mid-word."""
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ") or line for line in text.splitlines())
+
 
 class SolutionMarkerError(ValueError):
     """A cell's solution markers do not pair up; the message names the notebook and cell."""

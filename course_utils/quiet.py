@@ -1,0 +1,51 @@
+"""TensorFlow's start-up log, kept out of the notebook.
+
+TensorFlow's C++ core logs while its libraries load, before Python can configure it: absl's
+"All log messages before absl::InitializeLog()", oneDNN, ``cudart_stub``, ``cpu_feature_guard``
+and, without a GPU, ``failed call to cuInit``. ``TF_CPP_MIN_LOG_LEVEL`` stops only the last two,
+and a beginner reads the red lines as a broken install. So once ``course_utils`` is imported,
+TensorFlow's import sends what C++ code writes to stderr (file descriptor 2) to /dev/null.
+Python's own errors and warnings are untouched. ``COURSE_TF_LOG=show`` keeps the log.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import os
+import sys
+from functools import partial
+
+
+class QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` as usual, and loads it with the native stderr silenced."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: the real finders do the finding
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader.exec_module = partial(_without_native_stderr, spec.loader.exec_module)
+        return spec
+
+
+def _without_native_stderr(load, module) -> None:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            load(module)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def quiet_tensorflow_start() -> None:
+    """Keep TensorFlow's start-up log out of this process's stderr, if TensorFlow is not loaded yet."""
+    if "tensorflow" in sys.modules or os.environ.get("COURSE_TF_LOG") == "show":
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # after start-up: cuInit's error without a GPU
+    if not any(isinstance(finder, QuietTensorFlowImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, QuietTensorFlowImport())
