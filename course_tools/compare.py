@@ -27,6 +27,7 @@ STEPS = {
     "evaluate": "Evaluate",
 }
 EXERCISES = "## Exercises"
+HOSTED_SETUP = "hosted-setup"
 # A framework's name as a string literal ("keras") is the only difference in lines that are otherwise shared.
 _FRAMEWORK_LITERAL = re.compile(r"""(["'])(?:keras|tensorflow|pytorch)\1""")
 # Attribute chains rooted at the names the notebooks import their frameworks under.
@@ -41,14 +42,17 @@ def code_lines(source: str) -> list[str]:
 
 
 def notebook_code(path: Path) -> str:
-    """The code cells of a notebook's task, joined: those before its ``## Exercises``, whose answers are extra."""
+    """The code cells of a notebook's task, joined: those before its ``## Exercises``, whose answers are extra.
+
+    The cell that installs the course on a hosted runtime (tagged ``hosted-setup``) is no framework's code.
+    """
     import nbformat
 
     code = []
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "markdown" and any(line.strip() == EXERCISES for line in cell.source.splitlines()):
             break
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and HOSTED_SETUP not in cell.metadata.get("tags", []):
             code.append(cell.source)
     return "\n".join(code)
 

@@ -13,10 +13,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_PATH = PROJECT_ROOT / "data" / "mnist_sample.npz"
+# A checkout holds the notebooks. A wheel installed on a hosted runtime (Colab, Kaggle) does not: there
+# the sample comes with the wheel, and the data and results go beside the notebook.
+IN_CHECKOUT = (PROJECT_ROOT / "notebooks").is_dir()
+_HOME = PROJECT_ROOT if IN_CHECKOUT else Path.cwd()
+_SAMPLE_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else Path(sys.prefix) / "share" / "course-utils"
+SAMPLE_PATH = _SAMPLE_DIR / "mnist_sample.npz"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 DATASETS = ("mnist", "fashion_mnist")
 _TRUE = {"1", "true", "yes", "on"}
@@ -59,12 +65,12 @@ def seed(default: int) -> int:
 
 def data_dir() -> Path:
     """Folder for the dataset cache (``COURSE_DATA_DIR``, else the project's ``data/``)."""
-    return Path(os.environ.get("COURSE_DATA_DIR") or PROJECT_ROOT / "data").expanduser()
+    return Path(os.environ.get("COURSE_DATA_DIR") or _HOME / "data").expanduser()
 
 
 def results_dir() -> Path:
     """Folder for result records (``COURSE_RESULTS_DIR``, else the project's ``results/``)."""
-    return Path(os.environ.get("COURSE_RESULTS_DIR") or PROJECT_ROOT / "results").expanduser()
+    return Path(os.environ.get("COURSE_RESULTS_DIR") or _HOME / "results").expanduser()
 
 
 def epochs(full: int, fast: int) -> int:

@@ -47,5 +47,4 @@ def quiet_tensorflow_start() -> None:
     if "tensorflow" in sys.modules or os.environ.get("COURSE_TF_LOG") == "show":
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # after start-up: cuInit's error without a GPU
-    if not any(isinstance(finder, QuietTensorFlowImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, QuietTensorFlowImport())
+    sys.meta_path.insert(0, QuietTensorFlowImport())  # called once, when course_utils is imported

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -89,6 +90,8 @@ def setup(framework: str | None = None, seed: int = 42, threads: int | None = No
     global _seed_in_use, _framework_in_use
     if framework is not None:
         _framework_in_use = _checked_framework(framework)
+        for line in unsupported_versions(framework):
+            print(line)
     # COURSE_SEED lets a test or a curious learner rerun every notebook under another seed unchanged.
     seed = config.seed(seed)
     _seed_in_use = seed
@@ -123,6 +126,32 @@ def _setup_torch(torch, seed: int, threads: int) -> None:
         torch.set_num_interop_threads(min(2, threads))
     except RuntimeError:
         pass  # set once per process; a second setup() keeps the first value
+
+
+def unsupported_versions(framework: str) -> list[str]:
+    """One line for each of the framework's packages installed outside the range the course declares.
+
+    The ranges are this package's ``frameworks`` extra (pyproject.toml), read from its installed metadata.
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    try:
+        declared = [Requirement(text) for text in metadata.requires("course-utils") or []]
+    except metadata.PackageNotFoundError:
+        return []
+    packages = {"keras": ("keras", "tensorflow"), "tensorflow": ("tensorflow",), "pytorch": ("torch",)}[framework]
+    installed = {}
+    for package in packages:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            installed[package] = metadata.version(package)
+    return [
+        f"Note: {need.name} {installed[need.name]} is outside the versions this course is tested with "
+        f"({need.specifier}); if something fails, install one in that range."
+        for need in declared
+        if need.name in installed and not need.specifier.contains(installed[need.name], prereleases=True)
+    ]
 
 
 def _checked_framework(framework: str) -> str:

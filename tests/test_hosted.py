@@ -1,0 +1,87 @@
+"""A notebook run as a hosted runtime (Colab, Kaggle) runs it: no checkout, the course installed from a wheel.
+
+The test environment is a fresh virtual environment holding only the course's wheel, built from this
+checkout. It sees the frameworks (large, and preinstalled on a hosted runtime) through a path entry
+to this environment's packages; that entry is not a site directory, so the editable install of this
+checkout there stays inactive. The notebook runs from a folder of its own, like /content on Colab.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from course_utils import config
+
+import nbformat
+import pytest
+
+NOTEBOOK = config.NOTEBOOKS_DIR / "01_mlp" / "pytorch.ipynb"
+
+RUN_NOTEBOOK = """
+import sys
+import nbformat
+from nbclient import NotebookClient
+
+notebook = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(notebook, kernel_name="python3", timeout=600).execute()
+nbformat.write(notebook, sys.argv[1])
+"""
+
+
+@pytest.fixture(scope="module")
+def hosted_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh environment with the course's wheel and, by path, the frameworks."""
+    root = tmp_path_factory.mktemp("hosted")
+    wheels = root / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", wheels, "."],
+        cwd=config.PROJECT_ROOT,
+        check=True,
+    )
+    environment = root / "env"
+    subprocess.run([sys.executable, "-m", "venv", environment], check=True)
+    python = environment / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(purelib) / "frameworks.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (wheel,) = wheels.glob("course_utils-*.whl")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", wheel], check=True)
+    return python
+
+
+def test_the_wheel_holds_the_sample_and_imports_outside_the_checkout(hosted_python: Path, tmp_path: Path) -> None:
+    probe = (
+        "import json, course_utils, course_utils.config as c; "
+        "print(json.dumps([course_utils.__file__, str(c.SAMPLE_PATH), c.SAMPLE_PATH.is_file(), c.IN_CHECKOUT]))"
+    )
+    found = subprocess.run([hosted_python, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    module, sample, sample_there, in_checkout = json.loads(found.stdout)
+    assert not module.startswith(str(config.PROJECT_ROOT)), "the checkout's course_utils was imported"
+    assert sample_there and not in_checkout, sample
+
+
+def test_a_task_notebook_runs_as_on_a_hosted_runtime(hosted_python: Path, tmp_path: Path) -> None:
+    notebook = tmp_path / NOTEBOOK.name
+    shutil.copy(NOTEBOOK, notebook)
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("COURSE_")}
+    environment |= {"COURSE_FAST": "1", "PYTHONPATH": ""}
+    subprocess.run(
+        [hosted_python, "-c", RUN_NOTEBOOK, notebook], cwd=tmp_path, env=environment, check=True, timeout=900
+    )
+    outputs = "".join(
+        output.get("text", "")
+        for cell in nbformat.read(notebook, as_version=4).cells
+        for output in cell.get("outputs", [])
+    )
+    assert "✓" in outputs and "Traceback" not in outputs
+    assert list((tmp_path / "results").glob("mlp_pytorch_*.json")), "the record goes beside the notebook"
