@@ -152,7 +152,11 @@ class MisclassifiedGallery(Widget):
                 widgets.VBox(
                     [
                         widgets.Image(value=digit_png(self.images[index], scale=3), format="png"),
-                        widgets.HTML(f'<span style="font-size:11px">{caption}</span>'),
+                        # Two lines' height for every caption, so that the tiles line up.
+                        widgets.HTML(
+                            f'<div style="font-size:11px;line-height:1.2;height:2.4em;width:96px;overflow:hidden">'
+                            f"{caption}</div>"
+                        ),
                     ]
                 )
             )

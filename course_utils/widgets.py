@@ -58,7 +58,9 @@ def probability_chart_html(
     predicted = int(np.argmax(probabilities))
     verdict = "" if label is None else (" ✓" if predicted == label else f" ✗ (it is {html.escape(names[label])})")
     rows = [
-        f"<div><b>{html.escape(title)}</b>{': ' if title else ''}{html.escape(names[predicted])} "
+        # One line, whatever its length: a heading that wraps would push this chart's bars out of line.
+        '<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis">'
+        f"<b>{html.escape(title)}</b>{': ' if title else ''}{html.escape(names[predicted])} "
         f"({probabilities[predicted]:.1%}){verdict}</div>"
     ]
     for number, (name, probability) in enumerate(zip(names, probabilities)):
@@ -72,7 +74,7 @@ def probability_chart_html(
             f'<span style="display:inline-block;height:0.8em;width:{probability * 150:.1f}px;'
             f'background:{colour}"></span><span>{probability:.1%}</span></div>'
         )
-    return '<div style="font-family:monospace;font-size:12px;width:21em">' + "".join(rows) + "</div>"
+    return '<div style="font-family:monospace;font-size:12px;width:25em">' + "".join(rows) + "</div>"
 
 
 # --- widgets ---------------------------------------------------------------------------
