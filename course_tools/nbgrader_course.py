@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from course_utils import config
 from course_utils.exercises import EXERCISES
-from course_utils.exercises.core import BEGIN_SOLUTION, exercise_id, solution_regions
+from course_utils.exercises.core import BEGIN_SOLUTION, exercise_id, solution_code, solution_regions
 from course_utils.tasks import FRAMEWORKS
 
 import nbformat
@@ -216,3 +217,26 @@ def build_course(
             report.notebooks.append(target)
             report.exercises += sum(cell.metadata["nbgrader"]["grade"] for cell in notebook.cells)
     return report
+
+
+def cells_by_grade_id(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """The cells that carry nbgrader's metadata, by their grade id."""
+    return {cell.metadata["nbgrader"]["grade_id"]: cell for cell in notebook.cells if "nbgrader" in cell.metadata}
+
+
+def answered(
+    released: nbformat.NotebookNode, source: nbformat.NotebookNode, changes: Mapping[str, str | None]
+) -> nbformat.NotebookNode:
+    """A copy of the ``released`` notebook answered as ``source`` answers it, except ``changes``.
+
+    ``changes`` maps a solution cell's grade id to the code a student wrote there, or to None for a
+    cell left as released (nbgrader's ``raise NotImplementedError()``). Tests and tests/hub/run_class.py
+    play students with it.
+    """
+    answers = {grade_id: solution_code(cell.source) for grade_id, cell in cells_by_grade_id(source).items()}
+    notebook = copy.deepcopy(released)
+    for grade_id, cell in cells_by_grade_id(notebook).items():
+        if cell.metadata["nbgrader"]["solution"]:
+            answer = changes.get(grade_id, answers[grade_id])
+            cell.source = cell.source if answer is None else answer
+    return notebook

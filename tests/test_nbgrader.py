@@ -49,19 +49,12 @@ def nbgrader(course: Path, *args: str) -> str:
     return done.stdout + done.stderr
 
 
-def cells_by_id(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    return {cell.metadata["nbgrader"]["grade_id"]: cell for cell in notebook.cells if "nbgrader" in cell.metadata}
+cells_by_id = nbgrader_course.cells_by_grade_id
 
 
 def submission(released: Path, source: Path, changes: dict[str, str | None]) -> nbformat.NotebookNode:
     """The released notebook answered as the source answers it, except ``changes`` (None: left undone)."""
-    answers = {grade_id: core.solution_code(cell.source) for grade_id, cell in cells_by_id(read(source)).items()}
-    notebook = read(released)
-    for grade_id, cell in cells_by_id(notebook).items():
-        if cell.metadata["nbgrader"]["solution"]:
-            answer = changes.get(grade_id, answers[grade_id])
-            cell.source = cell.source if answer is None else answer
-    return notebook
+    return nbgrader_course.answered(read(released), read(source), changes)
 
 
 def read(path: Path) -> nbformat.NotebookNode:

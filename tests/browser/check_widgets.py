@@ -26,7 +26,6 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 try:
     from playwright.sync_api import ConsoleMessage, Error, Locator, Page, sync_playwright
@@ -34,6 +33,10 @@ except ImportError:
     sys.exit("This check needs Playwright: pip install playwright (no `playwright install` is needed).")
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+import manual_checks  # noqa: E402
+from manual_checks import poll  # noqa: E402
+
 EXPLORE, PAD = "notebooks/06_explore.ipynb", "notebooks/01_mlp/pytorch.ipynb"
 TRAINED = ["notebooks/01_mlp/keras.ipynb", PAD]  # the explorer shows these models' predictions
 CHROMIUM_ARGS = [
@@ -57,39 +60,22 @@ WIDGET_KINDS = {
 }
 ERROR_PATTERNS = ["Error displaying widget", "Failed to load model class", "Traceback"]
 PROMPT = "Draw a digit in the box."  # the pad's text while it is blank (course_utils/widgets.py)
-T = TypeVar("T")
 
 
 class SetupError(RuntimeError):
     """Training the models or starting JupyterLab failed, so no widget could be checked."""
 
 
-class Report:
+class Report(manual_checks.Report):
     """The checks' outcomes, and where screenshots go (if anywhere)."""
 
     def __init__(self, shots: Path | None) -> None:
-        self.shots, self.passed = shots, 0
-        self.failed: list[str] = []
-
-    def check(self, name: str, ok: object, evidence: object) -> None:
-        self.passed += bool(ok)
-        if not ok:
-            self.failed.append(name)
-        print(f"{'PASS' if ok else 'FAIL'} {name}: {evidence}", flush=True)
+        super().__init__()
+        self.shots = shots
 
     def screenshot(self, target: Page | Locator, name: str) -> None:
         if self.shots:
             target.screenshot(path=str(self.shots / name))
-
-
-def poll(get: Callable[[], T], ok: Callable[[T], object], timeout: float, interval: float = 0.25) -> T:
-    """Call ``get`` until ``ok`` accepts its value or ``timeout`` seconds pass; return the last value."""
-    end = time.monotonic() + timeout
-    while True:
-        value = get()
-        if ok(value) or time.monotonic() > end:
-            return value
-        time.sleep(interval)
 
 
 def checkpoints() -> set[Path]:
