@@ -59,9 +59,8 @@ def probability_chart_html(
     verdict = "" if label is None else (" ✓" if predicted == label else f" ✗ (it is {html.escape(names[label])})")
     rows = [
         # One line, whatever its length: a heading that wraps would push this chart's bars out of line.
-        '<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis">'
-        f"<b>{html.escape(title)}</b>{': ' if title else ''}{html.escape(names[predicted])} "
-        f"({probabilities[predicted]:.1%}){verdict}</div>"
+        f'<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis"><b>{html.escape(title)}</b>'
+        f"{': ' if title else ''}{html.escape(names[predicted])} ({probabilities[predicted]:.1%}){verdict}</div>"
     ]
     for number, (name, probability) in enumerate(zip(names, probabilities)):
         weight = "bold" if number == predicted else "normal"
