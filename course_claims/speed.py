@@ -50,7 +50,7 @@ class Variant:
         return self.requires is None or importlib.util.find_spec(self.requires) is not None
 
 
-COLOURS = {KERAS: "tab:red", TENSORFLOW: "tab:orange", PYTORCH: "tab:blue"}
+FRAMEWORK_OF_MODULE = {KERAS: "keras", TENSORFLOW: "tensorflow", PYTORCH: "pytorch"}  # for its colour in charts
 SPEED_VARIANTS = (
     Variant("keras-tensorflow", "Keras 3 on TensorFlow", KERAS, env={"KERAS_BACKEND": "tensorflow"}),
     Variant("keras-torch", "Keras 3 on PyTorch", KERAS, env={"KERAS_BACKEND": "torch"}),
@@ -282,6 +282,8 @@ def plot_throughput(report: SpeedReport):
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from course_tools.figures import framework_colour
+
     measured = [variant for variant in report.variants if variant.name in report.runs]
     panels = [(f"training, {size:,} images", "train", size) for size in report.settings.sizes]
     panels.append(("predicting the test set", "inference", None))
@@ -304,7 +306,7 @@ def plot_throughput(report: SpeedReport):
             medians,
             xerr=errors,
             capsize=3,
-            color=[COLOURS[variant.module] for variant in measured],
+            color=[framework_colour(FRAMEWORK_OF_MODULE[variant.module]) for variant in measured],
         )
         axis.invert_yaxis()
         axis.set_title(title)

@@ -288,6 +288,26 @@ def cmd_slides(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_site(args: argparse.Namespace) -> int:
+    """Execute every notebook in fast mode and render the course as a static HTML site, then check it."""
+    from . import site
+
+    out = Path(args.out) if args.out else site.SITE_DIR
+    start = time.perf_counter()
+    report = site.build_site(out, paths=[Path(p) for p in args.notebooks] or None, timeout=args.timeout)
+    minutes = (time.perf_counter() - start) / 60
+    for problem in report.problems:
+        print(f"  problem: {problem}")
+    for outcome in report.failed:
+        print(f"  failed: {config.shown_path(outcome.path)}: {outcome.error}")
+    print(
+        f"site: {report.pages} pages in {config.shown_path(report.html)} in {minutes:.1f} min; "
+        f"{len(report.failed)} notebooks failed, {len(report.problems)} problems, {report.warnings} Sphinx warnings. "
+        f"Open {config.shown_path(report.html / 'index.html')} in a browser."
+    )
+    return 1 if report.failed or report.problems else 0
+
+
 def _full_size_dataset() -> tuple[str, str]:
     """The real MNIST when it is on disk, else Fashion-MNIST (same size and shape), and why."""
     if data.find_on_disk(data.MNIST) is not None:
@@ -402,6 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--execute", action="store_true", help="run each notebook in fast mode first, to show outputs")
     show.add_argument("--reveal-prefix", help="URL or path of a local reveal.js 4, for a classroom without internet")
     show.set_defaults(handler=cmd_slides)
+
+    site_ = commands.add_parser("site", help="execute every notebook in fast mode and build the course's HTML site")
+    site_.add_argument("notebooks", nargs="*", help="notebooks to include (default: all, in the course map's order)")
+    site_.add_argument("--out", help="build folder (default: _build/site/, which git ignores); the site is in html/")
+    site_.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
+    site_.set_defaults(handler=cmd_site)
     return parser
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from course_utils import cells, config
 from course_utils.tasks import FRAMEWORK_NAMES, FRAMEWORKS, TASKS
 
-from . import notebooks
+from . import figures, notebooks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,7 +178,7 @@ def plot_comparison(table: pd.DataFrame, loc: pd.DataFrame):
             .reindex(columns=[f for f in FRAMEWORKS if f in data.index.get_level_values("framework")])
         )
         wide = wide.reindex([task for task in TASKS if task in wide.index])
-        wide.plot.bar(ax=axis, rot=0, legend=False)
+        wide.plot.bar(ax=axis, rot=0, legend=False, color=figures.framework_colours(wide.columns))
         axis.set_title(column)
         axis.set_xlabel("")
         if column == "test accuracy":

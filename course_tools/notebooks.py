@@ -105,7 +105,13 @@ def run_notebook(
     except (OSError, nbformat.reader.NotJSONError, nbformat.ValidationError) as failure:
         return RunOutcome(path, 0.0, f"cannot read the notebook: {failure}")
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        # What libraries write straight to the process's stderr (TensorFlow's C++ start-up log) stays
+        # out of the cells, like the kernel's own log below: it is not the learner's output.
+        extra_arguments=["--IPKernelApp.capture_fd_output=False"],
     )
     error = None
     memory = ChildMemorySampler()

@@ -1,0 +1,201 @@
+"""Check the built course site in a real browser: a manual check for maintainers, not run by pytest or CI.
+
+From the repository root, with the course's virtual environment active, after `course site`:
+
+    apt-get install chromium chromium-driver && pip install selenium
+    python tests/browser/check_site.py [--site _build/site/html] [--keep-screenshots DIR]
+
+It serves the site on a local port and opens every page in headless Chromium, driven by Debian's
+chromedriver (Selenium downloads no driver when it is given one). On each page it checks that the page
+loads, has one H1, that no cell shows an error, a traceback or a stderr output, that every image loads
+(naturalWidth > 0), that nothing is fetched from another host, and that the page logs no JavaScript
+error; then that every internal link, anchor included, resolves. It prints PASS or FAIL per check and
+exits 0 only if all pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.service import Service
+except ImportError:
+    sys.exit("This check needs Selenium: pip install selenium (and apt-get install chromium-driver).")
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from course_tools.site import SITE_DIR, site_pages  # noqa: E402  (the checkout's, whether installed or not)
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--window-size=1400,1000",
+]
+# What a page reports about itself, read in the browser once it has loaded.
+PAGE_STATE = """
+const text = el => el.innerText.trim().slice(0, 300);
+return {
+  h1: document.querySelectorAll('article h1').length,
+  images: [...document.images].map(i => ({src: i.currentSrc || i.src, done: i.complete, width: i.naturalWidth})),
+  links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+  ids: [...document.querySelectorAll('[id]')].map(e => e.id),
+  errorOutputs: [...document.querySelectorAll('.output.traceback, .output.error, .output.stderr')].map(text),
+  tracebacks: [...document.querySelectorAll('.cell_output')].map(text).filter(t => t.includes('Traceback')),
+  cells: document.querySelectorAll('.cell_output').length,
+  math: document.querySelectorAll('.math').length,
+  typeset: document.querySelectorAll('.math mjx-container').length,
+};
+"""
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site, remembering each request the server could not answer (a missing file)."""
+
+    missing: list[str] = []
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (the base class's name)
+        if len(args) > 1 and str(args[1]) == "404":
+            self.missing.append(self.path)
+
+
+@contextmanager
+def served(folder: Path) -> Iterator[str]:
+    """``folder`` over HTTP on a free local port; yields the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
+def browser(chromium: str | None, chromedriver: str | None) -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    for argument in CHROMIUM_ARGS:
+        options.add_argument(argument)
+    if chromium:
+        options.binary_location = chromium
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+
+
+def load(driver: webdriver.Chrome, url: str, timeout: float = 30) -> dict:
+    """Open ``url``, let every image load (lazy ones too) and MathJax typeset, and return :data:`PAGE_STATE`."""
+    driver.get(url)
+    driver.execute_script("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        state = driver.execute_script(PAGE_STATE)
+        if driver.execute_script("return document.readyState") == "complete" and all(
+            i["done"] for i in state["images"]
+        ):
+            return state
+        time.sleep(0.2)
+    return driver.execute_script(PAGE_STATE)
+
+
+class Checks:
+    """PASS or FAIL lines, and the names of the failed checks."""
+
+    def __init__(self) -> None:
+        self.passed, self.failed = 0, []
+
+    def __call__(self, name: str, problems: list, evidence: object = "") -> None:
+        self.passed += not problems
+        if problems:
+            self.failed.append(name)
+        print(f"{'PASS' if not problems else 'FAIL'} {name}: {problems[:5] if problems else evidence}", flush=True)
+
+
+def check_site(site: Path, driver: webdriver.Chrome, shots: Path | None) -> Checks:
+    checks = Checks()
+    pages = site_pages(site)
+    states, links = {}, set()
+    with served(site) as base:
+        origin = urlsplit(base).netloc
+        for page in pages:
+            name = page.relative_to(site).as_posix()
+            state = load(driver, base + name)
+            states[name] = state
+            if shots:
+                driver.save_screenshot(str(shots / (name.replace("/", "_") + ".png")))
+            console = [
+                entry["message"][:200]
+                for entry in driver.get_log("browser")
+                if entry["level"] == "SEVERE" and "/favicon.ico" not in entry["message"]
+            ]
+            foreign = [i["src"] for i in state["images"] if urlsplit(i["src"]).netloc not in ("", origin)]
+            broken = [i["src"] for i in state["images"] if i["width"] == 0] + foreign
+            one_h1 = name in ("genindex.html", "search.html") or state["h1"] == 1
+            checks(
+                f"{name}: loads, one H1, {len(state['images'])} images load, {state['cells']} outputs clean, "
+                f"{state['math']} formulas typeset",
+                [f"{state['h1']} H1s"] * (not one_h1)
+                + [f"image: {src}" for src in broken]
+                + [f"output: {text}" for text in state["errorOutputs"] + state["tracebacks"]]
+                + [f"math: {state['typeset']} of {state['math']} formulas typeset"] * (state["typeset"] < state["math"])
+                + [f"console: {message}" for message in console],
+            )
+            links.update(url for url in state["links"] if urlsplit(url).netloc == origin)
+        ids = {name: set(state["ids"]) for name, state in states.items()}
+        unresolved = []
+        for url in sorted(links):
+            parts = urlsplit(url)
+            path = unquote(parts.path).lstrip("/") or "index.html"
+            path = path + "index.html" if path.endswith("/") else path
+            if not (site / path).is_file():
+                unresolved.append(url)
+            elif parts.fragment and path in ids and unquote(parts.fragment) not in ids[path]:
+                unresolved.append(f"{url} (no such anchor)")
+        checks(f"every internal link resolves ({len(links)} distinct links)", unresolved)
+        # A browser asks every site for /favicon.ico by itself; no page of this one links to it.
+        missing = sorted(set(QuietHandler.missing) - {"/favicon.ico"})
+        checks("the server was asked for no missing file", missing)
+    images = sum(len(state["images"]) for state in states.values())
+    print(f"{len(pages)} pages, {len(links)} distinct internal links, {images} images checked")
+    return checks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", type=Path, default=SITE_DIR / "html", help="the built site (default: %(default)s)")
+    parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
+    parser.add_argument("--chromedriver", default=shutil.which("chromedriver"))
+    parser.add_argument("--keep-screenshots", type=Path, metavar="DIR", help="save a screenshot of each page in DIR")
+    args = parser.parse_args()
+    if not (args.site / "index.html").is_file():
+        parser.error(f"no site in {args.site}: build it first with `course site`")
+    if not args.chromedriver:
+        parser.error("no chromedriver on PATH: apt-get install chromium-driver, or give --chromedriver")
+    if args.keep_screenshots:
+        args.keep_screenshots.mkdir(parents=True, exist_ok=True)
+    driver = browser(args.chromium, args.chromedriver)
+    try:
+        checks = check_site(args.site.resolve(), driver, args.keep_screenshots)
+    except WebDriverException as error:
+        print(f"FAIL the browser session ran to the end: {error.msg}")
+        return 1
+    finally:
+        driver.quit()
+    print(f"{checks.passed} passed, {len(checks.failed)} failed" + "".join(f"\n  failed: {n}" for n in checks.failed))
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
