@@ -19,10 +19,10 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import nbformat
-
 from course_utils import config
 from course_utils.system import usable_cpus
+
+import nbformat
 
 from . import notebooks
 

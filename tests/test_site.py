@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from course_utils import config
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_tools import site
-from course_utils import config
 
 
 def test_the_site_follows_the_welcome_map_and_runs_the_claims_overview_after_the_claims() -> None:
