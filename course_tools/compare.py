@@ -27,7 +27,6 @@ STEPS = {
     "evaluate": "Evaluate",
 }
 EXERCISES = "## Exercises"
-HOSTED_SETUP = "hosted-setup"
 # A framework's name as a string literal ("keras") is the only difference in lines that are otherwise shared.
 _FRAMEWORK_LITERAL = re.compile(r"""(["'])(?:keras|tensorflow|pytorch)\1""")
 # Attribute chains rooted at the names the notebooks import their frameworks under.
@@ -52,7 +51,7 @@ def notebook_code(path: Path) -> str:
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "markdown" and any(line.strip() == EXERCISES for line in cell.source.splitlines()):
             break
-        if cell.cell_type == "code" and HOSTED_SETUP not in cell.metadata.get("tags", []):
+        if cell.cell_type == "code" and notebooks.HOSTED_SETUP not in cell.metadata.get("tags", []):
             code.append(cell.source)
     return "\n".join(code)
 

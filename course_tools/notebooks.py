@@ -17,6 +17,18 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+# The cell, second in every notebook, that installs the course on a hosted runtime (Colab, Kaggle).
+HOSTED_SETUP = "hosted-setup"
+
+
+def repository() -> str:
+    """The course's GitHub repository, ``owner/name``: pyproject.toml's ``[project.urls] Repository``."""
+    from course_utils.files import load_toml
+
+    url = load_toml(config.PROJECT_ROOT / "pyproject.toml")["project"]["urls"]["Repository"]
+    return url.removeprefix("https://github.com/")
+
+
 __all__ = [
     "CHECK_OUTPUT_MARK",
     "ChildMemorySampler",

@@ -26,8 +26,7 @@ import nbformat
 
 from . import notebooks
 
-# The GitHub repository that the launch links open, as the README's Binder badge names it.
-REPOSITORY = "course-team/keras-tensorflow-pytorch"
+REPOSITORY = notebooks.repository()  # the GitHub repository that the launch links open
 SITE_DIR = config.PROJECT_ROOT / "_build" / "site"
 WELCOME = "00_welcome.ipynb"
 # An overview that shows the verdicts the other notebooks of its folder record: it runs after them.
@@ -125,6 +124,8 @@ def for_the_site(notebook: nbformat.NotebookNode, relative: Path) -> nbformat.No
     depth = len(relative.parent.parts) + 1  # how many ../ lead from the notebook to the repository root
     outside = re.compile(r"\]\(((?:\.\./){" + str(depth) + r"})([^)\s]+)\)")
     for cell in notebook.cells:
+        if notebooks.HOSTED_SETUP in cell.metadata.get("tags", []):  # installing the course means nothing on a web page
+            cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
         if cell.cell_type == "markdown":
             cell.source = outside.sub(
                 lambda m: f"](https://github.com/{REPOSITORY}/blob/HEAD/{m.group(2)})", cell.source

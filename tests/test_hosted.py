@@ -21,6 +21,8 @@ from course_utils import config
 import nbformat
 import pytest
 
+from course_tools import notebooks
+
 NOTEBOOK = config.NOTEBOOKS_DIR / "01_mlp" / "pytorch.ipynb"
 
 RUN_NOTEBOOK = """
@@ -85,3 +87,21 @@ def test_a_task_notebook_runs_as_on_a_hosted_runtime(hosted_python: Path, tmp_pa
     )
     assert "✓" in outputs and "Traceback" not in outputs
     assert list((tmp_path / "results").glob("mlp_pytorch_*.json")), "the record goes beside the notebook"
+
+
+@pytest.mark.parametrize("path", notebooks.course_notebooks(), ids=lambda path: config.shown_path(path))
+def test_every_notebook_opens_in_colab_and_installs_the_course_from_its_repository(path: Path) -> None:
+    repository = notebooks.repository()
+    cells = nbformat.read(path, as_version=4).cells
+    badge = f"https://colab.research.google.com/github/{repository}/blob/main/{config.shown_path(path)})"
+    assert badge in cells[0].source, "the first cell's Colab badge must open this notebook"
+    setup = cells[1]
+    assert notebooks.HOSTED_SETUP in setup.metadata.get("tags", []), "the second cell installs the course"
+    assert f'%pip install --quiet "course-utils @ git+https://github.com/{repository}"' in setup.source
+    assert 'if importlib.util.find_spec("course_utils") is None:' in setup.source
+
+
+def test_the_readme_badges_name_the_same_repository() -> None:
+    readme = (config.PROJECT_ROOT / "README.md").read_text()
+    assert f"mybinder.org/v2/gh/{notebooks.repository()}/" in readme
+    assert f"colab.research.google.com/github/{notebooks.repository()}/" in readme

@@ -195,11 +195,14 @@ def run_notebook(page: Page, report: Report, lab: tuple[str, str], path: str, ex
     report.check(f"{path}: widget views rendered", expect(counts), counts)
     texts = page.locator(f"{NB} .jp-OutputArea-output").all_text_contents()
     errors = page.locator(f'{NB} [data-mime-type="application/vnd.jupyter.error"]').all_text_contents()
+    # Red stderr lines read as a broken install to a beginner (TensorFlow's start-up log was one).
+    stderr = page.locator(f'{NB} [data-mime-type="application/vnd.jupyter.stderr"]').all_text_contents()
     problems = {
         "pattern_hits": [(p, text[:300]) for text in texts for p in ERROR_PATTERNS if p in text],
         "error_outputs": [error[:600] for error in errors],
+        "stderr_outputs": [text[:300] for text in stderr],
     }
-    report.check(f"{path}: no widget errors or tracebacks in outputs", not any(problems.values()), problems)
+    report.check(f"{path}: no errors, tracebacks or stderr in outputs", not any(problems.values()), problems)
 
 
 def check_explorer(page: Page, report: Report) -> None:
