@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course_utils import config
+from course_utils.exercises.core import wrapped
 from course_utils.files import replaced_atomically
 
 from .backends import CLAIMED_LATEST_KERAS
@@ -21,6 +22,7 @@ from .backends import CLAIMED_LATEST_KERAS
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = ["CLAIMS", "NOT_MEASURABLE", "claims_table", "record_verdicts", "recorded_verdicts", "wrapped"]
 VERDICT_LINE = re.compile(r"^Verdict on '(.+?)': (.*)$")
 
 

@@ -166,7 +166,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
                 for title, table in report.tables().items():
                     print(f"\n{title}:\n{table.to_string()}")
                 verdict = report.verdict()
-                print(f"\nverdict:\n{verdict}")
+                print(f"\nverdict:\n{overview.wrapped(verdict)}")
                 overview.record_verdicts(name, verdict)  # the claims overview notebook's table reads them
                 report.check()
             except (CheckFailed, WorkerFailed) as error:  # the other claims still run
