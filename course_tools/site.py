@@ -27,6 +27,8 @@ import nbformat
 from . import notebooks
 
 REPOSITORY = notebooks.repository()  # the GitHub repository that the launch links open
+# A notebook's "Open in Colab" badge, a line under its title: an image from another host.
+COLAB_BADGE = re.compile(r"^\[!\[Open in Colab\]\([^)]*\)\]\([^)]*\)\n\n?", re.MULTILINE)
 SITE_DIR = config.PROJECT_ROOT / "_build" / "site"
 WELCOME = "00_welcome.ipynb"
 # An overview that shows the verdicts the other notebooks of its folder record: it runs after them.
@@ -127,6 +129,7 @@ def for_the_site(notebook: nbformat.NotebookNode, relative: Path) -> nbformat.No
         if notebooks.HOSTED_SETUP in cell.metadata.get("tags", []):  # installing the course means nothing on a web page
             cell.metadata["tags"] = [*cell.metadata["tags"], "remove-cell"]
         if cell.cell_type == "markdown":
+            cell.source = COLAB_BADGE.sub("", cell.source)  # the page's header has the launch links
             cell.source = outside.sub(
                 lambda m: f"](https://github.com/{REPOSITORY}/blob/HEAD/{m.group(2)})", cell.source
             )
