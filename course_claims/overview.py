@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course_utils import config
-from course_utils.exercises.core import wrapped
+from course_utils.checks import wrapped
 from course_utils.files import replaced_atomically
 
 from .backends import CLAIMED_LATEST_KERAS

@@ -49,7 +49,7 @@ from course_utils.tasks import FRAMEWORKS
 
 import nbformat
 
-from .notebooks import CHECK_OUTPUT_MARK, task_folders
+from .notebooks import task_folders, without_check_marks
 
 POINTS = 1  # per exercise: every exercise is a short one
 SCHEMA_VERSION = 3  # nbgrader 0.9's cell metadata schema (nbgrader/nbgraderformat/v3.json)
@@ -180,7 +180,7 @@ def assignment_notebook(notebook: nbformat.NotebookNode, withhold_solutions: boo
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             # nbval's marks and recorded outputs mean nothing to nbgrader, and an output could give an answer away.
-            cell.source = "\n".join(line for line in cell.source.splitlines() if line.strip() != CHECK_OUTPUT_MARK)
+            cell.source = without_check_marks(cell.source)
             cell.outputs, cell.execution_count = [], None
             if not any(c.cell_type == "code" for c in cells):
                 cells.append(setup_cell(withhold_solutions))

@@ -31,6 +31,7 @@ def repository() -> str:
 
 __all__ = [
     "CHECK_OUTPUT_MARK",
+    "without_check_marks",
     "ChildMemorySampler",
     "RunOutcome",
     "clean",
@@ -41,6 +42,11 @@ __all__ = [
 ]
 
 CHECK_OUTPUT_MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def without_check_marks(source: str) -> str:
+    """A code cell's source without nbval's marks: they mean nothing once the recorded outputs are gone."""
+    return "\n".join(line for line in source.splitlines() if line.strip() != CHECK_OUTPUT_MARK)
 
 
 def task_folders(root: Path | None = None) -> list[Path]:

@@ -22,7 +22,7 @@ from course_utils.exercises.core import SolutionMarkerError, exercise_id, soluti
 
 import nbformat
 
-from .notebooks import CHECK_OUTPUT_MARK, course_notebooks
+from .notebooks import course_notebooks, without_check_marks
 
 MARKDOWN_STUB = "YOUR ANSWER HERE"
 STUB_ERROR = "NotImplementedError"
@@ -56,8 +56,7 @@ def student_notebook(notebook: nbformat.NotebookNode, name: str = "notebook") ->
         try:
             if cell.cell_type == "code":
                 cell.source = strip_solutions(cell.source, code_stub(exercise_id(cell.source)))
-                # nbval's marks mean nothing without the recorded outputs, which are gone.
-                cell.source = "\n".join(line for line in cell.source.splitlines() if line.strip() != CHECK_OUTPUT_MARK)
+                cell.source = without_check_marks(cell.source)
                 cell.outputs, cell.execution_count = [], None
             elif cell.cell_type == "markdown":
                 cell.source = strip_solutions(cell.source, MARKDOWN_STUB)

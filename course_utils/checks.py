@@ -7,12 +7,19 @@ nbval a raised check fails the notebook, so a broken model fails the test suite.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
 
 from .data import Dataset
 from .tasks import FRAMEWORKS, get_task
+
+
+def wrapped(text: str, width: int = 100) -> str:
+    """``text`` with each line wrapped at ``width`` columns: JupyterLab breaks longer ones mid-word."""
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ") or line for line in text.splitlines())
+
 
 N_CLASSES = 10
 CHANCE_ACCURACY = 1 / N_CLASSES

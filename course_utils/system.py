@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import random
@@ -141,11 +140,10 @@ def unsupported_versions(framework: str) -> list[str]:
         declared = [Requirement(text) for text in metadata.requires("course-utils") or []]
     except metadata.PackageNotFoundError:
         return []
-    packages = {"keras": ("keras", "tensorflow"), "tensorflow": ("tensorflow",), "pytorch": ("torch",)}[framework]
-    installed = {}
-    for package in packages:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            installed[package] = metadata.version(package)
+    # Keras is checked with TensorFlow, the backend the course's Keras notebooks run on.
+    packages = {FRAMEWORK_MODULES[framework], *(("tensorflow",) if framework == "keras" else ())}
+    found = ((d.metadata["Name"].lower(), d.version) for d in metadata.distributions())
+    installed = {name: version for name, version in found if name in packages}
     return [
         f"Note: {need.name} {installed[need.name]} is outside the versions this course is tested with "
         f"({need.specifier}); if something fails, install one in that range."

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ..checks import CheckFailed
+from ..checks import CheckFailed, wrapped
 from ..files import load_toml
 from .answers import Judge
 
@@ -26,11 +26,6 @@ class WrongAnswer(CheckFailed):
     def _render_traceback_(self) -> list[str]:
         """What IPython shows: the message alone, not a traceback into the course's code."""
         return [wrapped(f"{type(self).__name__}: {self}")]
-
-
-def wrapped(text: str, width: int = 100) -> str:
-    """``text`` with each line wrapped at ``width`` columns: JupyterLab breaks longer ones mid-word."""
-    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ") or line for line in text.splitlines())
 
 
 class SolutionMarkerError(ValueError):
