@@ -12,18 +12,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A checkout holds the notebooks. A wheel installed on a hosted runtime (Colab, Kaggle) does not: there
-# the sample comes with the wheel, and the data and results go beside the notebook.
+# the sample and the notebooks come with the wheel, and the data and results go beside the notebook.
 IN_CHECKOUT = (PROJECT_ROOT / "notebooks").is_dir()
+
+
+def _installed_share() -> Path:
+    """The wheel's ``share/course-utils``, wherever the installer put it (a venv, /usr/local, ~/.local)."""
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        for file in importlib.metadata.files("course-utils") or []:
+            if file.name == "mnist_sample.npz":
+                return Path(file.locate()).resolve().parent.parent
+    return Path(sys.prefix) / "share" / "course-utils"
+
+
 _HOME = PROJECT_ROOT if IN_CHECKOUT else Path.cwd()
-_SAMPLE_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else Path(sys.prefix) / "share" / "course-utils"
-SAMPLE_PATH = _SAMPLE_DIR / "mnist_sample.npz"
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+_SHARE_DIR = PROJECT_ROOT if IN_CHECKOUT else _installed_share()
+SAMPLE_PATH = _SHARE_DIR / "data" / "mnist_sample.npz"
+NOTEBOOKS_DIR = _SHARE_DIR / "notebooks"
 DATASETS = ("mnist", "fashion_mnist")
 _TRUE = {"1", "true", "yes", "on"}
 

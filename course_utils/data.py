@@ -439,10 +439,9 @@ def load_sample(path: Path | None = None) -> Dataset:
         with np.load(path) as archive:
             arrays = [archive[key] for key in ("x_train", "y_train", "x_test", "y_test")]
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise DataError(
-            f"the bundled sample {path} is missing or damaged ({error}). "
-            "Restore it with `git checkout data/mnist_sample.npz`."
-        ) from error
+        # A checkout restores it from git; a hosted runtime reinstalls the wheel that carries it.
+        fix = "`git checkout data/mnist_sample.npz`" if config.IN_CHECKOUT else "`pip uninstall -y course-utils`, rerun"
+        raise DataError(f"the bundled sample {path} is missing or damaged ({error}). Restore it: {fix}.") from error
     return Dataset(*arrays, source="sample")
 
 
