@@ -62,7 +62,7 @@ def notebook_cnn(
         if bug[0] not in source:
             raise ValueError(f"{CNN_NOTEBOOKS[framework]} no longer holds {bug[0]!r}: update the planted bug.")
         source = source.replace(bug[0], bug[1])
-    source_file = source_file or config.PROJECT_ROOT / "runs" / "claims-cells" / f"{framework}_cnn.py"
+    source_file = source_file or config.WORK_DIR / "runs" / "claims-cells" / f"{framework}_cnn.py"
     source = f"# The cells {', '.join(MODEL_TAGS)} of {CNN_NOTEBOOKS[framework]}, as they ran.\n{source}\n"
     source_file.parent.mkdir(parents=True, exist_ok=True)
     # Atomically: two workers of one framework may write the same file at once, and tracebacks read it.
@@ -263,10 +263,10 @@ def check_no_failures(failures: dict[str, str]) -> None:
 
 
 def output_folder(kind: str, name: str) -> Path:
-    """A fresh folder ``<project>/<kind>/claims-<name>`` (``runs`` and ``exports`` are git-ignored)."""
+    """A fresh folder ``<WORK_DIR>/<kind>/claims-<name>`` (``runs`` and ``exports`` are git-ignored)."""
     import shutil
 
-    folder = config.PROJECT_ROOT / kind / f"claims-{name}"
+    folder = config.WORK_DIR / kind / f"claims-{name}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder

@@ -137,7 +137,7 @@ def reload(folder: str, keras_file: str) -> dict:
 
 def shape_bug() -> dict:
     """Build the notebook's CNN with one shape bug planted, and describe the error it raises."""
-    source_file = config.PROJECT_ROOT / "runs" / "claims-debugging" / "keras_cnn_with_bug.py"
+    source_file = config.WORK_DIR / "runs" / "claims-debugging" / "keras_cnn_with_bug.py"
     try:
         _notebook(bug=SHAPE_BUG, source_file=source_file)
     except Exception as error:  # the point is to look at whatever it raises

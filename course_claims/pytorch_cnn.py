@@ -181,7 +181,7 @@ def reload(folder: str) -> dict:
 
 def shape_bug() -> dict:
     """Run the notebook's CNN with one shape bug planted, and describe the error it raises."""
-    source_file = config.PROJECT_ROOT / "runs" / "claims-debugging" / "pytorch_cnn_with_bug.py"
+    source_file = config.WORK_DIR / "runs" / "claims-debugging" / "pytorch_cnn_with_bug.py"
     model = _notebook(bug=SHAPE_BUG, source_file=source_file)["model"]
     images = torch.from_numpy(image_data(channels_first=True, n_train=BATCH_SIZE).x_train)
     try:

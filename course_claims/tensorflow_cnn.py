@@ -141,7 +141,7 @@ def reload(folder: str, saved_models: dict[str, str]) -> dict:
 
 def shape_bug() -> dict:
     """Run the notebook's CNN with one shape bug planted, eagerly and traced, and describe the errors they raise."""
-    source_file = config.PROJECT_ROOT / "runs" / "claims-debugging" / "tensorflow_cnn_with_bug.py"
+    source_file = config.WORK_DIR / "runs" / "claims-debugging" / "tensorflow_cnn_with_bug.py"
     model = _notebook(bug=SHAPE_BUG, source_file=source_file)["model"]
     images = image_data(n_train=BATCH_SIZE).x_train
     cases = []

@@ -62,7 +62,7 @@ def run_for_result(
     child_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), **(env or {})}
     try:
         process = subprocess.run(
-            command, env=child_env, cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=timeout
+            command, env=child_env, cwd=config.WORK_DIR, capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired:
         raise WorkerFailed(f"{what} ran past {timeout:.0f} s and was stopped.") from None

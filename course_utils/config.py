@@ -33,7 +33,8 @@ def _installed_share() -> Path:
     return Path(sys.prefix) / "share" / "course-utils"
 
 
-_HOME = PROJECT_ROOT if IN_CHECKOUT else Path.cwd()
+# Where the course writes its data, results, runs and exports: the checkout, or the notebook's folder.
+WORK_DIR = PROJECT_ROOT if IN_CHECKOUT else Path.cwd()
 _SHARE_DIR = PROJECT_ROOT if IN_CHECKOUT else _installed_share()
 SAMPLE_PATH = _SHARE_DIR / "data" / "mnist_sample.npz"
 NOTEBOOKS_DIR = _SHARE_DIR / "notebooks"
@@ -78,12 +79,12 @@ def seed(default: int) -> int:
 
 def data_dir() -> Path:
     """Folder for the dataset cache (``COURSE_DATA_DIR``, else the project's ``data/``)."""
-    return Path(os.environ.get("COURSE_DATA_DIR") or _HOME / "data").expanduser()
+    return Path(os.environ.get("COURSE_DATA_DIR") or WORK_DIR / "data").expanduser()
 
 
 def results_dir() -> Path:
     """Folder for result records (``COURSE_RESULTS_DIR``, else the project's ``results/``)."""
-    return Path(os.environ.get("COURSE_RESULTS_DIR") or _HOME / "results").expanduser()
+    return Path(os.environ.get("COURSE_RESULTS_DIR") or WORK_DIR / "results").expanduser()
 
 
 def epochs(full: int, fast: int) -> int:
@@ -92,8 +93,8 @@ def epochs(full: int, fast: int) -> int:
 
 
 def shown_path(path: Path) -> str:
-    """``path`` as messages show it: relative to the project's root when it lies inside it."""
+    """``path`` as messages show it: relative to ``WORK_DIR`` when it lies inside it."""
     try:
-        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+        return path.resolve().relative_to(WORK_DIR).as_posix()
     except ValueError:
         return str(path)
