@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import io
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -105,6 +106,10 @@ class DrawingPad(Widget):
             from ipycanvas import Canvas
         except ImportError:
             raise ImportError("the drawing pad needs ipycanvas: pip install -r requirements.txt") from None
+        if "google.colab" in sys.modules:
+            from google.colab import output  # Colab shows widgets beyond ipywidgets' own only when asked
+
+            output.enable_custom_widget_manager()
 
         self.predict_fn, self.names, self.size = predict_fn, names, size
         self.canvas = Canvas(

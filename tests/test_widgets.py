@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import sys
+import types
 
 from course_utils import drawing, widgets
 from course_utils.data import load_sample
@@ -261,3 +263,14 @@ def test_drawing_pad_pen_events_run_without_a_browser() -> None:
     pad._pen_move(50, 60)
     pad._pen_up(50, 60)  # no picture comes back headless: nothing to classify, and no error
     assert "Draw a digit" in pad.result.value
+
+
+def test_drawing_pad_turns_on_colabs_manager_for_its_canvas(monkeypatch) -> None:
+    enabled = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
+    colab = types.ModuleType("google.colab")
+    colab.output = output
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    widgets.drawing_pad(lambda images: np.full((len(images), 10), 0.1))
+    assert enabled == [True], "on Colab, ipycanvas shows only with the custom widget manager"
