@@ -1,8 +1,8 @@
 """Helpers for the course *Keras, TensorFlow and PyTorch, side by side*.
 
 The learner runtime that the notebooks import: it loads the data, seeds and sizes the
-frameworks, checks a notebook's results and records them, and runs the exercises and widgets.
-Importing it never imports a framework, nor any notebook tooling.
+frameworks, checks a notebook's results and records them, draws its pictures, and runs the exercises
+and widgets. Importing it never imports a framework, nor any notebook tooling, nor Matplotlib.
 """
 
 from .cells import notebook_definition
@@ -17,6 +17,7 @@ from .checks import (
 )
 from .config import dataset_name, epochs, fast_mode
 from .data import DataError, Dataset, load_dataset
+from .plots import show_digits, show_feature_maps, show_filters, show_mistakes, show_rows, show_training
 from .quiet import quiet_tensorflow_start
 from .results import record_results
 from .system import describe_environment, setup, usable_cpus
@@ -44,5 +45,11 @@ __all__ = [
     "notebook_definition",
     "record_results",
     "setup",
+    "show_digits",
+    "show_feature_maps",
+    "show_filters",
+    "show_mistakes",
+    "show_rows",
+    "show_training",
     "usable_cpus",
 ]
