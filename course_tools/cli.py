@@ -202,7 +202,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     """Strip outputs, execution counts and widget state from notebooks (nbval's checked outputs stay).
 
     With ``--record``, each notebook is first run in fast mode, so that the outputs of its
-    ``# NBVAL_CHECK_OUTPUT`` cells are the ones nbval will compare against.
+    cells tagged ``nbval-check-output`` are the ones nbval will compare against.
     """
     import tempfile
 
@@ -230,24 +230,23 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_student(args: argparse.Namespace) -> int:
-    """Build the student versions of the notebooks: solutions replaced by stubs, outputs removed."""
-    from . import student
+def cmd_answers(args: argparse.Namespace) -> int:
+    """Write the notebooks with their exercises answered, for an instructor to read or show."""
+    from . import answers
 
     out = Path(args.out) if args.out else None
     try:
-        report = student.build_student_versions(out, notebooks=[Path(p) for p in args.notebooks], force=args.force)
+        report = answers.build_answered(
+            out, notebooks=[Path(p) for p in args.notebooks], markers=args.markers, force=args.force
+        )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for path in report.written:
         print(f"wrote {config.shown_path(path)}")
     for path in report.kept:
-        print(
-            f"kept  {config.shown_path(path)}: it differs from the new build (a learner's answers?); "
-            "--force replaces it"
-        )
-    print(f"{len(report.written)} student notebooks written, {report.stubs} exercise stubs, {len(report.kept)} kept")
+        print(f"kept  {config.shown_path(path)}: it differs from the new build (your notes?); --force replaces it")
+    print(f"{len(report.written)} answered notebooks written, {report.answers} answers, {len(report.kept)} kept")
     return 0
 
 
@@ -398,11 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clean.set_defaults(handler=cmd_clean)
 
-    build = commands.add_parser("student", help="build the student notebooks: solutions replaced by stubs")
-    build.add_argument("notebooks", nargs="*", help="instructor notebooks to convert (default: all)")
-    build.add_argument("--out", help="folder for the student versions (default: student/, which git ignores)")
-    build.add_argument("--force", action="store_true", help="overwrite student notebooks that were changed")
-    build.set_defaults(handler=cmd_student)
+    build = commands.add_parser("answers", help="write the notebooks with their exercises answered, for instructors")
+    build.add_argument("notebooks", nargs="*", help="course notebooks to answer (default: all with exercises)")
+    build.add_argument("--out", help="folder for the answered notebooks (default: answered/, which git ignores)")
+    build.add_argument("--markers", action="store_true", help="put each answer between nbgrader's solution markers")
+    build.add_argument("--force", action="store_true", help="overwrite answered notebooks that were changed")
+    build.set_defaults(handler=cmd_answers)
 
     grader = commands.add_parser("nbgrader", help="write an nbgrader course: one graded assignment per task")
     grader.add_argument("folder", help="the course folder to write (nbgrader_config.py and source/)")

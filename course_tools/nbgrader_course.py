@@ -1,4 +1,4 @@
-"""An nbgrader course built from the instructor notebooks: ``course nbgrader DIR``.
+"""An nbgrader course built from the course notebooks and their answers: ``course nbgrader DIR``.
 
 The folder it writes is a complete nbgrader course: ``nbgrader_config.py``, and under
 ``source/`` one assignment per task that has exercises::
@@ -17,8 +17,9 @@ assignment's total counts all three: the course's export plugin
 (:class:`course_tools.nbgrader_export.BestNotebookExport`, set in ``nbgrader_config.py``) reports,
 per student and assignment, the best notebook's score out of one notebook's points.
 
-Every cell carries nbgrader's cell metadata (schema 3). An instructor cell that answers an
-exercise is split into up to three cells:
+Every cell carries nbgrader's cell metadata (schema 3). Each notebook is first answered from
+its solutions file, between nbgrader's markers (:func:`course_tools.answers.answered_notebook`).
+A cell that answers an exercise is then split into up to three cells:
 
 - the lines before ``### BEGIN SOLUTION`` (such as the logits the answer works on): read-only;
 - the answer, between the markers: a solution cell, which ``nbgrader generate_assignment`` clears;
@@ -44,11 +45,11 @@ from pathlib import Path
 
 from course_utils import config
 from course_utils.exercises import EXERCISES
-from course_utils.exercises.core import BEGIN_SOLUTION, exercise_id, solution_code, solution_regions
 from course_utils.tasks import FRAMEWORKS
 
 import nbformat
 
+from .answers import BEGIN_SOLUTION, answered_notebook, exercise_id, solution_code, solution_regions
 from .notebooks import task_folders, without_check_marks
 
 POINTS = 1  # per exercise: every exercise is a short one
@@ -121,7 +122,7 @@ def graded_prose(source: str) -> str:
     """Markdown ``source`` with a paragraph that names the solution markers replaced by :data:`GRADED_NOTE`.
 
     nbgrader reads ``### BEGIN SOLUTION`` anywhere in a line as the start of an answer to clear,
-    prose included; the instructor notebooks' paragraph about them describes ``course student`` anyway.
+    prose included.
     """
     paragraphs = source.split("\n\n")
     return "\n\n".join(GRADED_NOTE if BEGIN_SOLUTION in paragraph else paragraph for paragraph in paragraphs)
@@ -136,6 +137,7 @@ def setup_cell(withhold_solutions: bool) -> nbformat.NotebookNode:
         "",
         'os.environ.setdefault("COURSE_FAST", "1")',
     ]
+    lines.append('os.environ["COURSE_EXERCISES"] = "strict"  # a wrong answer fails its graded test cell')
     if withhold_solutions:
         lines.append('os.environ["COURSE_SOLUTIONS"] = "withheld"  # exercises.hint still helps')
     cell = nbformat.v4.new_code_cell("\n".join(lines), id="course-settings")
@@ -180,7 +182,7 @@ def assignment_notebook(notebook: nbformat.NotebookNode, withhold_solutions: boo
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             # nbval's marks and recorded outputs mean nothing to nbgrader, and an output could give an answer away.
-            cell.source = without_check_marks(cell.source)
+            without_check_marks(cell)
             cell.outputs, cell.execution_count = [], None
             if not any(c.cell_type == "code" for c in cells):
                 cells.append(setup_cell(withhold_solutions))
@@ -210,7 +212,7 @@ def build_course(
         if assignments is not None and assignment not in assignments:
             continue
         for path in paths:
-            notebook = assignment_notebook(nbformat.read(path, as_version=4), withhold_solutions)
+            notebook = assignment_notebook(answered_notebook(path, markers=True), withhold_solutions)
             target = out / "source" / assignment / (path.name if assignment != "welcome" else "welcome.ipynb")
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, target)

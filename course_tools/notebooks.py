@@ -30,7 +30,7 @@ def repository() -> str:
 
 
 __all__ = [
-    "CHECK_OUTPUT_MARK",
+    "CHECK_OUTPUT_TAG",
     "without_check_marks",
     "ChildMemorySampler",
     "RunOutcome",
@@ -41,12 +41,22 @@ __all__ = [
     "task_folders",
 ]
 
-CHECK_OUTPUT_MARK = "# NBVAL_CHECK_OUTPUT"
+# nbval compares the recorded outputs of the code cells with this tag: a tag, so that a learner never reads it.
+CHECK_OUTPUT_TAG = "nbval-check-output"
 
 
-def without_check_marks(source: str) -> str:
-    """A code cell's source without nbval's marks: they mean nothing once the recorded outputs are gone."""
-    return "\n".join(line for line in source.splitlines() if line.strip() != CHECK_OUTPUT_MARK)
+def checks_output(cell: nbformat.NotebookNode) -> bool:
+    """True if nbval compares this cell's outputs with the recorded ones."""
+    return CHECK_OUTPUT_TAG in cell.metadata.get("tags", [])
+
+
+def without_check_marks(cell: nbformat.NotebookNode) -> None:
+    """Drop nbval's tag from ``cell``: it means nothing once the recorded outputs are gone."""
+    tags = [tag for tag in cell.metadata.get("tags", []) if tag != CHECK_OUTPUT_TAG]
+    if tags:
+        cell.metadata["tags"] = tags
+    else:
+        cell.metadata.pop("tags", None)
 
 
 def task_folders(root: Path | None = None) -> list[Path]:
@@ -164,7 +174,7 @@ def clean(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
-        if CHECK_OUTPUT_MARK in cell.source:
+        if checks_output(cell):
             # nbval skips a checked cell with no execution count, so it keeps a stable one.
             checked += 1
             cell.execution_count = checked

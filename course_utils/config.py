@@ -8,6 +8,7 @@
 | ``COURSE_RESULTS_DIR`` | where notebooks write their JSON records               | ``<repo>/results`` |
 | ``COURSE_SEED``     | the seed of every random number generator                 | the notebook's |
 | ``COURSE_SOLUTIONS``| ``withheld``: ``exercises.solution`` shows no answer      | shown          |
+| ``COURSE_EXERCISES``| ``strict``: an unanswered or wrong exercise raises (tests)| told in a line |
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ WORK_DIR = PROJECT_ROOT if IN_CHECKOUT else Path.cwd()
 _SHARE_DIR = PROJECT_ROOT if IN_CHECKOUT else _installed_share()
 SAMPLE_PATH = _SHARE_DIR / "data" / "mnist_sample.npz"
 NOTEBOOKS_DIR = _SHARE_DIR / "notebooks"
+SOLUTIONS_DIR = _SHARE_DIR / "solutions"  # the exercises' answers, one file per notebook
 DATASETS = ("mnist", "fashion_mnist")
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -50,6 +52,11 @@ def fast_mode() -> bool:
 def solutions_withheld() -> bool:
     """True when ``COURSE_SOLUTIONS=withheld``: an instructor keeps the answers back while work is graded."""
     return os.environ.get("COURSE_SOLUTIONS", "").strip().lower() == "withheld"
+
+
+def strict_exercises() -> bool:
+    """True when ``COURSE_EXERCISES=strict``: the test suite, where an exercise left to do or wrong must fail."""
+    return os.environ.get("COURSE_EXERCISES", "").strip().lower() == "strict"
 
 
 def dataset_name() -> str:

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from course_utils import exercises
 from course_utils.checks import CheckFailed
-from course_utils.exercises.core import exercise_id, has_solution
-from course_utils.tasks import FRAMEWORKS
+from course_utils.tasks import FRAMEWORK_NAMES, FRAMEWORKS
 
 import nbformat
 import numpy as np
 import pytest
 
-from course_tools import notebooks
+from course_tools import answers, notebooks
 
 
 def exercise_cells() -> dict:
-    """Every notebook's exercise ids, from the cells that hold a solution and check it."""
+    """Every notebook's exercise ids, from the cells that ask for an answer (``name = ...``) and check it."""
     found = {}
     for path in notebooks.course_notebooks():
         cells = nbformat.read(path, as_version=4).cells
         found[path] = [
-            exercise_id(cell.source) for cell in cells if cell.cell_type == "code" and has_solution(cell.source)
+            answers.exercise_id(cell.source)
+            for cell in cells
+            if cell.cell_type == "code" and answers.stub_block(cell.source)
         ]
     return found
 
@@ -46,11 +47,42 @@ def test_a_count_may_come_as_any_whole_number(answer: object) -> None:
         ("203530", "whole number"),
     ],
 )
-def test_a_wrong_count_gets_a_hint_that_names_the_mistake(answer: object, named: str) -> None:
+def test_a_wrong_count_gets_a_hint_that_names_the_mistake(
+    answer: object, named: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COURSE_EXERCISES", raising=False)  # as a learner runs it: told, and the notebook goes on
+    exercises.check("mlp.wider", answer)
+    told = capsys.readouterr()
+    assert told.out == "" and told.err.startswith("✗ A wider hidden layer") and named in " ".join(told.err.split())
+    assert "exercises.hint('mlp.wider')" in told.err
+    monkeypatch.setenv("COURSE_EXERCISES", "strict")  # the test suite: a wrong reference answer fails it
     with pytest.raises(exercises.WrongAnswer, match=named) as raised:
         exercises.check("mlp.wider", answer)
-    assert isinstance(raised.value, CheckFailed)  # so that nbval fails an instructor notebook with a wrong answer
-    assert "exercises.hint('mlp.wider')" in str(raised.value)
+    assert isinstance(raised.value, CheckFailed)
+
+
+@pytest.mark.parametrize("answer", [..., (..., 34_826), [..., ...]])
+def test_an_answer_left_to_do_is_told_in_one_line(
+    answer: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COURSE_EXERCISES", raising=False)
+    exercises.check("cnn.strides", answer, framework="keras")
+    told = capsys.readouterr()
+    assert told.err == "" and "yours to do" in told.out and len(told.out.strip().splitlines()) <= 2
+    monkeypatch.setenv("COURSE_EXERCISES", "strict")
+    with pytest.raises(exercises.WrongAnswer, match="yours to do"):
+        exercises.check("cnn.strides", answer, framework="keras")
+
+
+def test_none_is_told_as_none_not_as_nan() -> None:
+    problem = exercises.judge("cnn.dropout", None)
+    assert "is None" in problem and "NaN" not in problem
+
+
+def test_feature_maps_in_place_of_their_shape_are_named() -> None:
+    feature_maps = np.zeros((1, 6, 6, 64), dtype=np.float32)
+    problem = exercises.judge("cnn.strides", (feature_maps, 41_866), framework="keras")
+    assert "(1, 6, 6, 64)" in problem and "tuple(x.shape)" in problem and "pass a pair" not in problem
 
 
 @pytest.mark.parametrize("answer, named", [(7840, "weights only"), (794, "multiply"), (785, "10 outputs")])
@@ -75,8 +107,19 @@ def test_softmax_by_hand() -> None:
 
 
 def test_softmax_needs_the_logits() -> None:
-    with pytest.raises(TypeError, match="logits="):
-        exercises.check("mlp.softmax", np.ones((5, 10)) / 10)
+    assert "logits=..." in exercises.judge("mlp.softmax", np.ones((5, 10)) / 10)
+
+
+def test_framework_defaults_to_the_one_named_in_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils import system
+
+    strided = (((6, 6, 64)), 41_866)
+    monkeypatch.setattr(system, "_framework_in_use", None)
+    assert "framework=..." in exercises.judge("cnn.strides", strided)
+    monkeypatch.setattr(system, "_framework_in_use", "keras")
+    assert exercises.judge("cnn.strides", strided) is None
+    monkeypatch.setattr(system, "_framework_in_use", "pytorch")  # channels first
+    assert "another order" in exercises.judge("cnn.strides", strided)
 
 
 def test_momentum_mistakes_made_with_real_optimizers() -> None:
@@ -208,8 +251,36 @@ def test_solution_shows_the_worked_answer_and_the_framework_code(
     exercises.solution("mlp.wider", framework=framework)
     out = capsys.readouterr().out
     assert "203,530" in out
-    assert f"notebooks/01_mlp/{framework}.ipynb" in out and code in out
+    assert f"The code in {FRAMEWORK_NAMES[framework]}:" in out and code in out
     assert "BEGIN SOLUTION" not in out
+
+
+def test_solution_follows_the_framework_of_setup_and_reads_no_notebook(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    from course_utils import config, system
+
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", tmp_path / "nowhere")  # a learner's copy, anywhere, edited
+    monkeypatch.setattr(system, "_framework_in_use", "pytorch")
+    exercises.solution("cnn.dropout")
+    out = capsys.readouterr().out
+    assert "The code in PyTorch:" in out and "nn.functional.dropout(ones, DROPOUT, training=True)" in out
+    monkeypatch.setattr(system, "_framework_in_use", None)
+    exercises.solution("cnn.dropout")
+    assert "framework='keras' or 'pytorch' or 'tensorflow'" in capsys.readouterr().out
+    exercises.solution("welcome.dense")  # the same in every framework
+    assert "answer = 784 * 10 + 10" in capsys.readouterr().out
+
+
+def test_solution_says_so_when_the_answers_are_not_installed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    from course_utils import config
+
+    monkeypatch.setattr(config, "SOLUTIONS_DIR", tmp_path)
+    exercises.solution("mlp.wider", framework="keras")
+    out = capsys.readouterr().out
+    assert "203,530" in out and "not installed here" in out
 
 
 def test_an_unknown_exercise_lists_the_known_ones() -> None:

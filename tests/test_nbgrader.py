@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_utils import exercises
-from course_utils.exercises import core
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
-from nbgrader.nbgraderformat import MetadataValidator
-from traitlets.config import Config
 
-from course_tools import cli, nbgrader_course, notebooks
+pytest.importorskip("nbgrader", reason="an instructor's set-up: pip install -r requirements-instructor.txt")
+from nbgrader.api import Gradebook  # noqa: E402
+from nbgrader.nbgraderformat import MetadataValidator  # noqa: E402
+from traitlets.config import Config  # noqa: E402
+
+from course_tools import answers, cli, nbgrader_course, notebooks  # noqa: E402
 
 ASSIGNMENT, NOTEBOOK = "mlp", "keras"
 WRONG = "mlp-wider-answer"  # the wrong submission counts the 128-unit model's parameters instead
@@ -92,7 +93,7 @@ def test_released_notebook_has_no_solution_and_no_hidden_test(round_trip: RoundT
         line.strip()
         for cell in source.cells
         if cell.metadata["nbgrader"]["solution"]
-        for line in core.solution_code(cell.source).splitlines()
+        for line in answers.solution_code(cell.source).splitlines()
         if line.strip()
     }
     # Lines such as a lone ")" also occur outside the answers: only the answers' own lines must not leak.
@@ -104,7 +105,7 @@ def test_released_notebook_has_no_solution_and_no_hidden_test(round_trip: RoundT
     }
     text = "\n".join(cell.source for cell in released.cells)
     assert answer_lines and not answer_lines & {line.strip() for line in text.splitlines()}
-    for marker in (core.BEGIN_SOLUTION, nbgrader_course.BEGIN_HIDDEN):
+    for marker in (answers.BEGIN_SOLUTION, nbgrader_course.BEGIN_HIDDEN):
         assert marker not in text
     assert "exercises.check(" in cells_by_id(released)["mlp-softmax-check"].source  # the visible part stays
 
@@ -175,9 +176,9 @@ def test_every_cell_carries_valid_nbgrader_metadata(tmp_path: Path) -> None:
         # Every cell is read-only but the answers, and every graded cell runs the course's own check.
         assert all(meta["locked"] != meta["solution"] for meta in metadata)
         tests = [cell for cell in notebook.cells if cell.metadata["nbgrader"]["grade"]]
-        answers = [cell for cell in notebook.cells if cell.metadata["nbgrader"]["solution"]]
-        assert len(tests) == len(answers) > 0
-        assert all(core.exercise_id(cell.source) and cell.metadata["nbgrader"]["points"] > 0 for cell in tests)
+        answer_cells = [cell for cell in notebook.cells if cell.metadata["nbgrader"]["solution"]]
+        assert len(tests) == len(answer_cells) > 0
+        assert all(answers.exercise_id(cell.source) and cell.metadata["nbgrader"]["points"] > 0 for cell in tests)
         first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
         assert 'os.environ.setdefault("COURSE_FAST", "1")' in first_code.source
     again = nbgrader_course.build_course(tmp_path / "again")

@@ -41,15 +41,15 @@ def executed_notebook() -> nbformat.NotebookNode:
                 count=3,
             ),
             code_cell(
-                "# NBVAL_CHECK_OUTPUT\nprint(len(x))",
+                "print(len(x))",
                 stdout("4,000 training images\n"),
                 new_output("stream", name="stderr", text="a warning\n"),
                 new_output("display_data", data={"text/plain": "<Figure>"}),
                 count=7,
-                tags=["evaluate"],
+                tags=["evaluate", "nbval-check-output"],
             ),
             code_cell("plot(x)", new_output("display_data", data={"image/png": "iVBORw0KGgo="}), count=8),
-            code_cell("# NBVAL_CHECK_OUTPUT\ncheck()", stdout("✓ passed\n"), count=9),
+            code_cell("check()", stdout("✓ passed\n"), count=9, tags=["nbval-check-output"]),
         ]
     )
     notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
@@ -66,7 +66,7 @@ def test_clean_strips_outputs_but_keeps_checked_stdout() -> None:
     assert [output.text for output in checked.outputs] == ["4,000 training images\n"]
     assert [output.text for output in check.outputs] == ["✓ passed\n"]
     assert (checked.execution_count, check.execution_count) == (1, 2), "checked cells are numbered 1, 2, ..."
-    assert checked.metadata == {"tags": ["evaluate"]}, "tags stay, timings go"
+    assert checked.metadata == {"tags": ["evaluate", "nbval-check-output"]}, "tags stay, timings go"
     assert all("execution" not in cell.metadata for cell in cleaned.cells)
 
 
@@ -173,5 +173,5 @@ def test_a_model_that_does_not_learn_fails_its_notebook(tmp_path: Path) -> None:
     results = tmp_path / "results"
     outcome = notebooks.run_notebook(broken, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": str(results)})
     assert not outcome.ok
-    assert "CheckFailed" in outcome.error and "NBVAL_CHECK_OUTPUT" in outcome.error, outcome.error
+    assert "CheckFailed" in outcome.error and "check_results" in outcome.error, outcome.error
     assert not results.exists() or not any(results.iterdir()), "a failed run must record no result"

@@ -6,21 +6,26 @@ with NumPy), so this package never imports a framework::
 
     from course_utils import exercises
 
-    exercises.check("mlp.wider", wide_params)  # prints ✓ ..., or raises WrongAnswer saying what looks wrong
+    exercises.check("mlp.wider", wide_params)  # ✓, ✗ with what looks wrong, or "yours to do" for `...`
     exercises.hint("mlp.wider")                # one hint more at each call
-    exercises.solution("mlp.wider")            # the worked answer, and the instructor notebook's code
+    exercises.solution("mlp.wider")            # the worked answer, and the code in your framework
 
-A wrong answer raises, so that the instructor notebooks, whose answers are filled in,
-fail the test suite if an answer or a check goes wrong. Each task's exercises live in a
-module of their own: :mod:`.welcome`, :mod:`.mlp`, :mod:`.cnn` and :mod:`.rnn`.
+An answer still ``...`` is not answered yet: the check says so in one line, and a wrong
+answer gets a ✗ and a message, so that Run All goes on to the end of the notebook. Under
+``COURSE_EXERCISES=strict`` (the test suite) both raise :class:`WrongAnswer` instead, so that
+a wrong reference answer fails the suite. The answers live in ``solutions/``
+(:mod:`.solutions`); each task's exercises in a module of their own: :mod:`.welcome`,
+:mod:`.mlp`, :mod:`.cnn` and :mod:`.rnn`.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
-from .. import cells, config, system
-from . import cnn, core, mlp, rnn, welcome
+from .. import config, system
+from ..tasks import FRAMEWORK_NAMES
+from . import cnn, core, mlp, rnn, solutions, welcome
 from .answers import BadAnswer
 from .core import Exercise, WrongAnswer
 
@@ -59,13 +64,22 @@ def get_exercise(exercise_id: str) -> Exercise:
         raise ValueError(f"unknown exercise {exercise_id!r}; the exercises are {', '.join(EXERCISES)}.") from None
 
 
+def unanswered(answer: object) -> bool:
+    """True for the ``...`` a learner has not replaced yet, alone or inside a tuple or list."""
+    return answer is Ellipsis or (isinstance(answer, (tuple, list)) and any(part is Ellipsis for part in answer))
+
+
 def judge(exercise_id: str, answer: object, **given: object) -> str | None:
-    """None if ``answer`` is right, else what is wrong with it (what :func:`check` would raise)."""
+    """None if ``answer`` is right, else what is wrong with it, as the ✗ of :func:`check` says it."""
     exercise = get_exercise(exercise_id)
+    if "framework" in exercise.given and "framework" not in given and system.framework_in_use():
+        given["framework"] = system.framework_in_use()  # the one named in course.setup()
     missing = [name for name in exercise.given if name not in given]
     if missing:
         needed = ", ".join(f"{name}=..." for name in missing)
-        raise TypeError(f"exercises.check({exercise_id!r}, answer, ...) also needs {needed}.")
+        return f"the check also needs {needed}: exercises.check({exercise_id!r}, answer, {needed})."
+    if answer is None:
+        return "the answer is None. Store the value itself: a function that changes something in place returns None."
     try:
         return exercise.judge(answer, given)
     except BadAnswer as problem:
@@ -73,16 +87,24 @@ def judge(exercise_id: str, answer: object, **given: object) -> str | None:
 
 
 def check(exercise_id: str, answer: object, **given: object) -> None:
-    """Print ✓ if ``answer`` is right; otherwise raise :class:`WrongAnswer` with what looks wrong."""
+    """Print ✓ if ``answer`` is right, ✗ and what looks wrong if not, or that a ``...`` is still to replace."""
     __tracebackhide__ = True  # IPython and pytest show the message, not this function's frame
     exercise = get_exercise(exercise_id)
-    problem = judge(exercise_id, answer, **given)
-    if problem is not None:
-        raise WrongAnswer(
+    if unanswered(answer):
+        message = f"… {exercise.title}: yours to do. Replace the ... above with your answer, then run the cell again."
+        problem = None
+    else:
+        problem = judge(exercise_id, answer, **given)
+        if problem is None:
+            print(core.wrapped(f"✓ {exercise.title}: {exercise.praise}"))
+            return
+        message = (
             f"✗ {exercise.title}: {problem}\n"
             f"More help: exercises.hint({exercise_id!r}); the answer: exercises.solution({exercise_id!r})."
         )
-    print(core.wrapped(f"✓ {exercise.title}: {exercise.praise}"))
+    if config.strict_exercises():
+        raise WrongAnswer(message)
+    print(core.wrapped(message), file=sys.stdout if problem is None else sys.stderr)
 
 
 def hint(exercise_id: str) -> None:
@@ -97,11 +119,7 @@ def hint(exercise_id: str) -> None:
 
 
 def solution(exercise_id: str, framework: str | None = None) -> None:
-    """Print the worked answer, and the solution code from the instructor notebook when it is at hand.
-
-    ``framework`` (``keras``, ``tensorflow`` or ``pytorch``) picks the notebook; by default it
-    is the one the notebook named in ``course.setup(framework)``.
-    """
+    """Print the worked answer, and its code in ``framework`` (by default the one named in ``course.setup``)."""
     exercise = get_exercise(exercise_id)
     if config.solutions_withheld():  # set in graded assignments by `course nbgrader --withhold-solutions`
         print(
@@ -110,24 +128,15 @@ def solution(exercise_id: str, framework: str | None = None) -> None:
         )
         return
     text = f"{exercise.title} ({exercise_id}): {exercise.worked}"
+    found = solutions.answers(exercise_id)
     framework = framework or system.framework_in_use()
-    found = solution_cells(exercise_id)
-    chosen = {path: code for path, code in found.items() if path.stem == framework} or (
-        found if len(found) == 1 else {}
-    )
-    for path, code in chosen.items():
-        text += f"\n\nThe code in {config.shown_path(path)}:\n\n{code}"
-    if not chosen and found:
-        where = ", ".join(str(config.shown_path(path)) for path in found)
-        text += f"\n\nThe code is in the instructor notebooks: {where}."
+    if None in found:  # the same code in every framework
+        text += f"\n\nThe code:\n\n{found[None]}"
+    elif framework in found:
+        text += f"\n\nThe code in {FRAMEWORK_NAMES[framework]}:\n\n{found[framework]}"
+    elif found:
+        names = " or ".join(map(repr, found))
+        text += f"\n\nThe code differs by framework: exercises.solution({exercise_id!r}, framework={names})."
+    else:
+        text += f"\n\n(The code of the answers is not installed here: {config.shown_path(config.SOLUTIONS_DIR)}.)"
     print(text)
-
-
-def solution_cells(exercise_id: str) -> dict:
-    """The instructor notebooks whose cells solve ``exercise_id``, each with its solution code."""
-    found = {}
-    for path in cells.course_notebooks():
-        for _, source in cells.code_cells(path):
-            if core.exercise_id(source) == exercise_id and core.has_solution(source):
-                found[path] = core.solution_code(source)
-    return found

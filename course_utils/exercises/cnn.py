@@ -17,10 +17,20 @@ def _shape_and_count(answer: object) -> tuple[tuple[int, int, int], int]:
     """``(shape, count)`` from the answer; a leading batch axis of 1 (or None) is dropped from the shape."""
     try:
         shape, count = answer  # type: ignore[misc]
-        shape = tuple(None if size is None else int(size) for size in shape)
     except (TypeError, ValueError):
         raise BadAnswer(
             "pass a pair: (the feature maps' shape, the parameter count), for example (tuple(x.shape), params)."
+        ) from None
+    if len(getattr(shape, "shape", ())) > 1:  # the feature maps themselves, a tensor or an array
+        raise BadAnswer(
+            f"the first of the pair holds numbers of shape {tuple(shape.shape)}: pass the feature maps' shape, "
+            "tuple(x.shape), not the feature maps themselves."
+        )
+    try:
+        shape = tuple(None if size is None else int(size) for size in shape)
+    except (TypeError, ValueError, RuntimeError):
+        raise BadAnswer(
+            f"the first of the pair, {shape!r}, is not a shape: pass a tuple of whole numbers, such as tuple(x.shape)."
         ) from None
     if len(shape) == 4 and shape[0] in (None, 1):
         shape = shape[1:]
