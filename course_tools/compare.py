@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from course_utils import cells, config
 from course_utils.tasks import FRAMEWORK_NAMES, FRAMEWORKS, TASKS
 
-from . import figures, notebooks
+from . import figures, notebooks, tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,32 +158,53 @@ def missing_runs(results: pd.DataFrame, root: Path | None = None) -> list[Path]:
     ]
 
 
-def plot_comparison(table: pd.DataFrame, loc: pd.DataFrame):
-    """Bar charts, task by task, one bar per framework: accuracy, seconds per epoch, memory, framework lines."""
-    import matplotlib.pyplot as plt
+# The measures the chart shows: (column, panel title, axis label, how a bar's value is printed).
+MEASURES = (
+    # In percent without the sign, which the axis carries: three numbers with it run into each other.
+    ("test accuracy", "Test accuracy", "accuracy on the test set", lambda value: f"{value * 100:.1f}"),
+    ("s per epoch", "Training time per epoch", "seconds", tables.seconds),
+    ("peak memory MB", "Peak memory of the kernel", "MB", tables.count),
+    ("framework lines", "Lines of framework code", "code lines", tables.count),
+)
 
+
+def plot_comparison(table: pd.DataFrame, loc: pd.DataFrame):
+    """A panel per measure (accuracy, seconds per epoch, memory, framework lines), task by task, a bar per framework.
+
+    Four panels make a 2×2 grid ten inches wide, fewer a row; every axis starts at zero (accuracy runs
+    from 0 to 100%), each bar has its value printed on it, and one legend above the panels names the
+    frameworks' colours, the same in every panel.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    sources = {"framework lines": loc.set_index(["task", "framework"])}
     panels = [
-        ("test accuracy", table),
-        ("s per epoch", table),
-        ("peak memory MB", table),
-        ("framework lines", loc.set_index(["task", "framework"])),
+        (column, sources.get(column, table), *rest)
+        for column, *rest in MEASURES
+        if column in sources.get(column, table) and not sources.get(column, table).empty
     ]
-    panels = [(column, data) for column, data in panels if not data.empty and column in data]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
-    for axis, (column, data) in zip(axes[0], panels):
-        wide = (
-            data[column]
-            .unstack("framework")
-            .reindex(columns=[f for f in FRAMEWORKS if f in data.index.get_level_values("framework")])
-        )
+    if not panels:
+        raise ValueError("nothing to plot: no recorded run, and no notebook whose lines could be counted.")
+    rows, columns = (2, 2) if len(panels) == 4 else (1, len(panels))
+    height = 0.5 + 3.7 * rows  # inches: the panels, and half an inch for the legend above them
+    figure, axes = plt.subplots(rows, columns, figsize=(10, height), squeeze=False)
+    shown = []
+    for axis, (column, data, title, label, value_text) in zip(axes.flat, panels):
+        present = data.index.get_level_values("framework")
+        wide = data[column].unstack("framework").reindex(columns=[f for f in FRAMEWORKS if f in present])
         wide = wide.reindex([task for task in TASKS if task in wide.index])
-        wide.plot.bar(ax=axis, rot=0, legend=False, color=figures.framework_colours(wide.columns))
-        axis.set_title(column)
-        axis.set_xlabel("")
+        figures.grouped_bars(axis, wide, value_text)
+        shown += [framework for framework in wide.columns if framework not in shown]
         if column == "test accuracy":
-            axis.set_ylim(max(0.0, float(wide.min().min()) - 0.05), 1.0)
-    axes[0][0].legend(title="framework", fontsize="small")
-    figure.tight_layout()
+            axis.set_ylim(0, 1.12)  # the whole scale, with room above 100% for the numbers
+            axis.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+            axis.yaxis.set_major_formatter(PercentFormatter(1.0))
+        axis.set_title(title)
+        axis.set_ylabel(label)
+        axis.set_xlabel("task")
+    figures.shared_legend(figure, [f for f in FRAMEWORKS if f in shown])
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))
     return figure
 
 

@@ -1,10 +1,47 @@
-"""Plain-text tables of recorded runs, for the ``course`` commands: results, benchmarks, seed sweeps."""
+"""Tables of recorded runs: plain text for the ``course`` commands (results, benchmarks, seed sweeps), and
+formatted HTML for the notebooks (:func:`styled`), which JupyterLab and the course site show alike."""
 
 from __future__ import annotations
 
-from course_utils.tasks import FRAMEWORKS, TASKS
+import hashlib
+
+from course_utils.tasks import FRAMEWORK_NAMES, FRAMEWORKS, TASKS
 
 import pandas as pd
+from pandas.io.formats.style import Styler
+
+
+def percent(value: float) -> str:
+    """An accuracy in percent with two decimals: ``0.98765`` is ``98.77%``."""
+    return f"{value:.2%}"
+
+
+def seconds(value: float) -> str:
+    """Seconds with one decimal; two below a second, where fast mode's epochs are (``0.07``, not ``0.1``)."""
+    return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.2f}"
+
+
+def count(value: float) -> str:
+    """A whole number with thousands separators: ``101,770``."""
+    return f"{value:,.0f}"
+
+
+# How a column of the notebooks' tables is written, by its name. A column not named here is left as it is.
+COLUMN_FORMATS = {
+    "test accuracy": percent,
+    "training s": seconds,
+    "s per epoch": seconds,
+    "parameters": count,
+    "peak memory MB": count,
+    "framework lines": count,
+    "framework API names": count,
+    "all code lines": count,
+    "define-model": count,
+    "train-step": count,
+    "train-loop": count,
+    "evaluate": count,
+}
+MISSING = "—"  # a value not measured (a task without its three notebooks has no framework lines)
 
 
 def summary_table(table: pd.DataFrame) -> str:
@@ -85,4 +122,54 @@ def sweep_table(table: pd.DataFrame) -> str:
     return (
         joined.to_string(float_format=lambda value: f"{value:.4f}" if value < 1 else f"{value:.1f}")
         + f"\ndata: {sources}"
+    )
+
+
+def _shown_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the task and framework names of its index as the course writes them: MLP, PyTorch."""
+    names = {"task": {task: task.upper() for task in TASKS}, "framework": FRAMEWORK_NAMES}
+    if not any(level in names for level in frame.index.names):
+        return frame
+    index = frame.index.to_frame()
+    for level in index.columns:
+        if level in names:
+            index[level] = index[level].map(lambda name, level=level: names[level].get(name, name))
+    return frame.set_axis(pd.MultiIndex.from_frame(index) if index.shape[1] > 1 else index.iloc[:, 0], axis=0)
+
+
+def formatted(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as text, each column written as :data:`COLUMN_FORMATS` says and a gap as :data:`MISSING`."""
+    text = _shown_names(frame).astype(object)
+    for column in frame.columns:
+        write = COLUMN_FORMATS.get(column, str)
+        text[column] = [MISSING if pd.isna(value) else write(value) for value in frame[column]]
+    return text
+
+
+class Table(Styler):
+    """A formatted table: HTML in a notebook or on the site, the same text aligned where only text is shown."""
+
+    def __repr__(self) -> str:
+        return formatted(self.data).to_string()
+
+
+def styled(frame: pd.DataFrame) -> Table:
+    """``frame`` formatted for reading: :data:`COLUMN_FORMATS`, :data:`MISSING` for a gap, numbers right-aligned.
+
+    Task and framework names in the index are shown as the course writes them (``MLP``, ``PyTorch``); the
+    values stay numbers underneath, so that the table still sorts and computes as ``frame`` does.
+    """
+    formats = {column: COLUMN_FORMATS[column] for column in frame.columns if column in COLUMN_FORMATS}
+    numeric = [i for i, column in enumerate(frame.columns) if pd.api.types.is_numeric_dtype(frame[column])]
+    # An id of its own for each table: its CSS must not reach another table on the same page.
+    uuid = hashlib.sha256(repr((list(frame.columns), frame.shape)).encode()).hexdigest()[:8]
+    table = Table(frame, uuid=uuid, cell_ids=False).format(formats, na_rep=MISSING)
+    shown = _shown_names(frame).index
+    for number, level in enumerate(frame.index.names):
+        if level in ("task", "framework"):
+            values = dict(zip(frame.index.get_level_values(number), shown.get_level_values(number)))
+            table = table.format_index(lambda name, values=values: values.get(name, name), level=number)
+    # pandas' own class, which JupyterLab and the site's theme style; numbers line up on their last digit.
+    return table.set_table_attributes('class="dataframe"').set_table_styles(
+        [{"selector": f"td.col{i}", "props": "text-align: right"} for i in numeric]
     )

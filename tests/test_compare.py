@@ -154,8 +154,98 @@ def test_side_by_side_shows_each_step_from_the_tagged_cells(root: Path) -> None:
         compare.step_sources("gan", root)
 
 
-def test_plot_comparison_draws_one_panel_per_measure(root: Path, recorded: pd.DataFrame) -> None:
+def test_plot_comparison_draws_a_readable_panel_per_measure_with_one_legend(root: Path, recorded: pd.DataFrame) -> None:
+    import matplotlib.pyplot as plt
+
+    from course_tools import figures
+
     loc = compare.lines_of_code(root)
     figure = compare.plot_comparison(compare.comparison_table(recorded, loc), loc)
-    titles = [axis.get_title() for axis in figure.axes]
-    assert titles == ["test accuracy", "s per epoch", "peak memory MB", "framework lines"]
+    try:
+        assert tuple(figure.get_size_inches()) == (10, 7.9)
+        axes = figure.axes
+        assert [axis.get_subplotspec().get_geometry()[:2] for axis in axes] == [(2, 2)] * 4
+        assert [axis.get_title() for axis in axes] == [
+            "Test accuracy",
+            "Training time per epoch",
+            "Peak memory of the kernel",
+            "Lines of framework code",
+        ]
+        assert all(axis.get_xlabel() == "task" and axis.get_ylabel() for axis in axes)
+        assert all(axis.get_ylim()[0] == 0 for axis in axes), "every axis starts at zero"
+        accuracy, per_epoch, _memory, lines = axes
+        assert accuracy.get_ylim()[1] >= 1 and list(accuracy.get_yticks()) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+        assert [tick.get_text() for tick in accuracy.get_xticklabels()] == ["MLP"]
+
+        def printed(axis) -> list[str]:
+            return [text.get_text() for text in axis.texts if text.get_text()]
+
+        # Keras 91%, PyTorch 93% (no TensorFlow run), 3 s per epoch; lines counted in all four notebooks.
+        assert printed(accuracy) == ["91.0", "93.0"] and printed(per_epoch) == ["3.0", "3.0"]
+        # Framework lines for the MLP (Keras 3, TensorFlow 5, PyTorch 5); the CNN's Keras alone has none to show.
+        assert printed(lines) == ["3", "5", "5"]
+        assert [tick.get_text() for tick in lines.get_xticklabels()] == ["MLP", "CNN"]
+        # One legend for all panels, above them, naming every framework shown once, in its colour.
+        assert all(axis.get_legend() is None for axis in axes) and len(figure.legends) == 1
+        legend = figure.legends[0]
+        assert [text.get_text() for text in legend.get_texts()] == ["Keras", "TensorFlow", "PyTorch"]
+        colours = [matplotlib_colour(patch.get_facecolor()) for patch in legend.get_patches()]
+        assert colours == [matplotlib_colour(c) for c in figures.framework_colours(["keras", "tensorflow", "pytorch"])]
+        assert legend.get_window_extent().y0 >= max(axis.get_window_extent().y1 for axis in axes)
+    finally:
+        plt.close(figure)
+
+
+def matplotlib_colour(colour: object) -> tuple[float, ...]:
+    from matplotlib.colors import to_rgba
+
+    return tuple(round(channel, 3) for channel in to_rgba(colour))
+
+
+def test_plot_comparison_puts_fewer_panels_in_a_row(root: Path, recorded: pd.DataFrame) -> None:
+    import matplotlib.pyplot as plt
+
+    table = compare.comparison_table(recorded, compare.lines_of_code(root)).drop(columns=["peak memory MB"])
+    figure = compare.plot_comparison(table, compare.lines_of_code(root).iloc[0:0])
+    try:
+        assert [axis.get_title() for axis in figure.axes] == ["Test accuracy", "Training time per epoch"]
+        assert [axis.get_subplotspec().get_geometry()[:2] for axis in figure.axes] == [(1, 2)] * 2
+        assert figure.get_size_inches()[0] == 10
+    finally:
+        plt.close(figure)
+    with pytest.raises(ValueError, match="nothing to plot"):
+        compare.plot_comparison(table.iloc[0:0], compare.lines_of_code(root).iloc[0:0])
+
+
+def test_the_tables_show_percent_seconds_and_counts_not_raw_floats(root: Path, recorded: pd.DataFrame) -> None:
+    from course_tools import tables
+
+    table = compare.comparison_table(recorded, compare.lines_of_code(root))
+    table.loc[("mlp", "keras"), ["training s", "s per epoch", "peak memory MB"]] = [1234.567, 0.0712, 2048.4]
+    table.loc[("mlp", "pytorch"), "peak memory MB"] = float("nan")  # not measured
+    html = tables.styled(table).to_html()
+    for shown in ("91.00%", "93.00%", "1,234.6", "0.07", "3.0", "101,770", "2,048", ">MLP<", ">Keras<", ">PyTorch<"):
+        assert shown in html, shown
+    for raw in ("0.91", "1234.567", "101770", ">mlp<", ">keras<"):
+        assert raw not in html, raw
+    assert 'class="dataframe"' in html and "text-align: right" in html
+    # The same table as text, for a front end without HTML: aligned, formatted alike.
+    text = repr(tables.styled(table)).splitlines()
+    assert text[2].split() == ["MLP", "Keras", "91.00%", "1,234.6", "0.07", "101,770", "3", "2,048", "sample"]
+    assert text[3].split() == ["PyTorch", "93.00%", "12.0", "3.0", "101,770", "5", "—", "sample"]
+    # The numbers stay numbers underneath, and the lines-of-code table's gap is a dash, not "nan".
+    assert tables.styled(table).data.loc[("mlp", "keras"), "test accuracy"] == 0.91
+    loc_html = tables.styled(compare.lines_of_code(root).set_index(["task", "framework"])).to_html()
+    assert ">—<" in loc_html and "nan" not in loc_html.lower()
+
+
+def test_two_styled_tables_on_one_page_keep_their_styles_apart(root: Path, recorded: pd.DataFrame) -> None:
+    from course_tools import tables
+
+    loc = compare.lines_of_code(root).set_index(["task", "framework"])
+    ids = {
+        tables.styled(frame).to_html().split('<table id="', 1)[1].split('"', 1)[0] for frame in (loc, loc.iloc[:, :2])
+    }
+    assert len(ids) == 2
+    assert tables.seconds(0.0712) == "0.07" and tables.seconds(5.1655) == "5.2" and tables.seconds(1234.5) == "1,234.5"
+    assert tables.percent(0.98765) == "98.77%" and tables.count(101770) == "101,770"
