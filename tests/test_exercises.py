@@ -284,8 +284,28 @@ def test_solution_says_so_when_the_answers_are_not_installed(
 
 
 def test_an_unknown_exercise_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="mlp.wider"):
+    with pytest.raises(ValueError, match="mlp.wider") as raised:
         exercises.check("mlp.wide", 1)
+    shown = raised.value._render_traceback_()  # what IPython shows: the message alone, no traceback
+    assert len(shown) == 1 and " ".join(shown[0].split()) == f"UnknownExercise: {raised.value}"
+
+
+def test_an_answer_no_judge_foresaw_is_told_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Odd:  # a learner's object whose conversion itself fails
+        def __array__(self, *args, **kwargs):
+            raise KeyError("odd")
+
+        def __len__(self):
+            raise KeyError("odd")
+
+        def __iter__(self):
+            raise KeyError("odd")
+
+    monkeypatch.delenv("COURSE_EXERCISES", raising=False)
+    assert "could not read this answer (KeyError" in exercises.judge("cnn.third_conv", Odd(), framework="keras")
+    monkeypatch.setenv("COURSE_EXERCISES", "strict")
+    with pytest.raises(KeyError):
+        exercises.judge("cnn.third_conv", Odd(), framework="keras")
 
 
 def test_every_exercise_in_a_notebook_is_known() -> None:

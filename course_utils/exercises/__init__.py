@@ -27,7 +27,7 @@ from .. import config, system
 from ..tasks import FRAMEWORK_NAMES
 from . import cnn, core, mlp, rnn, solutions, welcome
 from .answers import BadAnswer
-from .core import Exercise, WrongAnswer
+from .core import Exercise, UnknownExercise, WrongAnswer
 
 EXERCISES: dict[str, Exercise] = {
     exercise.id: exercise for module in (welcome, mlp, cnn, rnn) for exercise in module.EXERCISES
@@ -61,7 +61,9 @@ def get_exercise(exercise_id: str) -> Exercise:
     try:
         return EXERCISES[exercise_id]
     except KeyError:
-        raise ValueError(f"unknown exercise {exercise_id!r}; the exercises are {', '.join(EXERCISES)}.") from None
+        raise UnknownExercise(
+            f"there is no exercise {exercise_id!r}; the exercises are {', '.join(EXERCISES)}."
+        ) from None
 
 
 def unanswered(answer: object) -> bool:
@@ -84,6 +86,10 @@ def judge(exercise_id: str, answer: object, **given: object) -> str | None:
         return exercise.judge(answer, given)
     except BadAnswer as problem:
         return str(problem)
+    except Exception as error:  # an answer no judge foresaw: told in a line, not a traceback into the course
+        if config.strict_exercises():
+            raise  # in the tests, a judge's own bug must show
+        return f"the check could not read this answer ({type(error).__name__}: {error}). Check its type and shape."
 
 
 def check(exercise_id: str, answer: object, **given: object) -> None:

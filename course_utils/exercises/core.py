@@ -21,6 +21,13 @@ class WrongAnswer(CheckFailed):
         return [wrapped(f"{type(self).__name__}: {self}")]
 
 
+class UnknownExercise(ValueError):
+    """An exercise id that the course does not have; IPython shows the message alone."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [wrapped(f"{type(self).__name__}: {self}")]
+
+
 @dataclass(frozen=True)
 class Exercise:
     """One exercise: how to judge an answer, what to say when it is right, hints, and the worked answer."""
