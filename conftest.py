@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         cell = getattr(item, "cell", None)  # nbval's item for one code cell of a notebook
         if cell is not None and cell.get("cell_type") == "code":
             if item.path not in answers:
-                answers[item.path] = solutions_for(item.path) if item.path.is_relative_to(NOTEBOOKS) else {}
+                answers[item.path] = solutions_for(item.path, NOTEBOOKS) if item.path.is_relative_to(NOTEBOOKS) else {}
             cell.source = answered_source(cell.source, answers[item.path])
     items.sort(key=lambda item: item.get_closest_marker("after_notebooks") is not None)
 

@@ -68,10 +68,13 @@ def test_the_wheel_holds_the_sample_and_the_notebooks_and_imports_outside_the_ch
     probe = (
         "import json, course_utils, course_utils.config as c; "
         "print(json.dumps([course_utils.__file__, str(c.SAMPLE_PATH), c.SAMPLE_PATH.is_file(), c.IN_CHECKOUT, "
-        "sorted(p.relative_to(c.NOTEBOOKS_DIR).as_posix() for p in c.NOTEBOOKS_DIR.rglob('*.ipynb'))]))"
+        "sorted(p.relative_to(c.NOTEBOOKS_DIR).as_posix() for p in c.NOTEBOOKS_DIR.rglob('*.ipynb')), "
+        "sorted(p.relative_to(c.SOLUTIONS_DIR).as_posix() for p in c.SOLUTIONS_DIR.rglob('*.py'))]))"
     )
     found = subprocess.run([hosted_python, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
-    module, sample, sample_there, in_checkout, shipped = json.loads(found.stdout)
+    module, sample, sample_there, in_checkout, shipped, answers = json.loads(found.stdout)
+    solutions = config.PROJECT_ROOT / "solutions"
+    assert answers == sorted(path.relative_to(solutions).as_posix() for path in solutions.rglob("*.py"))
     assert not module.startswith(str(config.PROJECT_ROOT)), "the checkout's course_utils was imported"
     assert sample_there and not in_checkout, sample
     assert shipped == sorted(path.relative_to(config.NOTEBOOKS_DIR).as_posix() for path in notebooks.course_notebooks())
@@ -91,7 +94,7 @@ def test_a_task_notebook_runs_as_on_a_hosted_runtime(name: str, hosted_python: P
         for cell in nbformat.read(notebook, as_version=4).cells
         for output in cell.get("outputs", [])
     )
-    assert "✓" in outputs and "Traceback" not in outputs
+    assert "✓" in outputs and "Traceback" not in outputs and "yours to do" in outputs
     task, framework = Path(name).parent.name.split("_")[1], Path(name).stem
     assert list((tmp_path / "results").glob(f"{task}_{framework}_*.json")), "the record goes beside the notebook"
 
