@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 import types
 
@@ -245,6 +246,69 @@ def test_explorer_keeps_its_picture_square_beside_tall_charts(sample) -> None:
     explorer = explore.prediction_explorer(sample.x_test[:5], labels, {"mlp/keras": probabilities_for(labels, {})})
     row = next(child for child in explorer.widget.children if explorer.picture in child.children)
     assert row.layout.align_items == "flex-start", "a stretched row makes the digit three times taller than wide"
+    # The digit first, on the left, and the charts beside it in the same row: it stays in view beside them.
+    assert row.children == (explorer.picture, explorer.charts)
+
+
+def nine_models(labels: np.ndarray, wrong: dict[str, dict[int, tuple[int, float]]]) -> dict[str, np.ndarray]:
+    return {
+        f"{task}/{framework}": probabilities_for(labels, wrong.get(f"{task}/{framework}", {}))
+        for task in ("mlp", "cnn", "rnn")
+        for framework in ("keras", "tensorflow", "pytorch")
+    }
+
+
+def test_explorer_lays_the_nine_charts_in_a_grid_of_tasks_by_frameworks(sample) -> None:
+    labels = sample.y_test[:20]
+    wrong_label = (int(labels[3]) + 1) % 10
+    predictions = nine_models(labels, {"cnn/pytorch": {3: (wrong_label, 0.7)}})
+    del predictions["rnn/tensorflow"]  # a model not run yet leaves its place empty
+    explorer = explore.prediction_explorer(sample.x_test[:20], labels, predictions)
+    explorer.slider.value = 3
+    charts = explorer.charts.value
+    assert f"test image 3, label <b>{labels[3]}</b>: 1 of 8 models wrong" in charts
+    assert "display:inline-grid;grid-template-columns:repeat(4, max-content)" in charts
+    # The grid's cells in reading order: the framework headings, then per task its name and three charts.
+    headings = [charts.index(f"<b>{name}</b>") for name in ("Keras", "TensorFlow", "PyTorch", "MLP", "CNN", "RNN")]
+    assert headings == sorted(headings)
+    verdicts = re.findall(r'font-weight:bold">([^<]+)</div>', charts)  # each chart's first line
+    assert len(verdicts) == 8 and verdicts.count(f"{wrong_label} (70.0%) ✗") == 1
+    assert verdicts[5] == f"{wrong_label} (70.0%) ✗", "the CNN's row, PyTorch's column"
+    assert charts.count("not run") == 1 and charts.index("not run") > charts.index("<b>RNN</b>")
+    assert explore.model_grid(list(predictions)) == (["mlp", "cnn", "rnn"], ["keras", "tensorflow", "pytorch"])
+    assert explore.model_grid(["a", "b"]) == (["a", "b"], [""])
+
+
+def test_the_widgets_carry_a_still_picture_and_its_description_for_pages_without_a_kernel(sample) -> None:
+    import base64
+
+    labels = sample.y_test[:60]
+    first, second = np.flatnonzero(labels != 7)[[1, -1]]  # two images that a model can call a 7 by mistake
+    predictions = nine_models(labels, {"mlp/keras": {first: (7, 0.9)}, "rnn/pytorch": {second: (7, 0.8)}})
+    for widget, says in (
+        (
+            explore.prediction_explorer(sample.x_test[:60], labels, predictions),
+            [
+                "3 test images, each beside a bar chart per model (9 models)",
+                f"test image 0, a {labels[0]}: all 9 models predict it right;",
+                f"test image {first}, a {labels[first]}: 8 of 9 right; MLP · Keras says 7 (90%);",
+                f"test image {second}, a {labels[second]}: 8 of 9 right; RNN · PyTorch says 7 (80%).",
+            ],
+        ),
+        (
+            explore.misclassified_gallery(sample.x_test[:60], labels, predictions),
+            [
+                "A row per model (9 models)",
+                f"MLP · Keras, 1 of 60 wrong: {labels[first]} → 7 (90%);",
+                "CNN · Keras, 0 of 60 wrong;",
+            ],
+        ),
+    ):
+        bundle = widget._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle, "JupyterLab still gets the live widget"
+        picture = Image.open(io.BytesIO(base64.b64decode(bundle["image/png"])))
+        assert picture.width == 1000 and picture.height > 500
+        assert all(part in bundle["text/plain"] for part in says), bundle["text/plain"]
 
 
 def test_drawing_pad_explains_an_empty_drawing_and_logits() -> None:
