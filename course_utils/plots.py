@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .widgets import DIGITS
+from .config import dataset_name
+from .widgets import class_names
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+Names = Sequence[str] | None  # the ten classes' names; None: those of the course's dataset (COURSE_DATASET)
 # Petroff's six colours (Matplotlib's petroff6), chosen to stay distinct under the common colour-vision deficiencies.
 PETROFF6 = ("#5790fc", "#f89c20", "#e42536", "#964a8b", "#9c9ca1", "#7a21dd")
 DIVERGING = "RdBu_r"  # weights and activations: blue below zero, white at zero, red above
@@ -96,9 +98,9 @@ def _grid(figure: Figure, count: int, columns: int, framed: bool = False) -> lis
     return axes[:count]
 
 
-def show_digits(images: ArrayLike, labels: ArrayLike, names: Sequence[str] = DIGITS, count: int = 20) -> None:
-    """The first ``count`` images, each titled with its label."""
-    labels = np.asarray(labels)
+def show_digits(images: ArrayLike, labels: ArrayLike, names: Names = None, count: int = 20) -> None:
+    """The first ``count`` images, each titled with its label (``names``: the course's dataset's classes)."""
+    labels, names = np.asarray(labels), names or class_names(dataset_name())
     count = min(count, len(labels))
     columns = min(count, 10)
     figure = _figure(1.2 * -(-count // columns) + 0.5)
@@ -106,7 +108,11 @@ def show_digits(images: ArrayLike, labels: ArrayLike, names: Sequence[str] = DIG
         axis.imshow(image, cmap="gray_r", vmin=0, vmax=1)
         axis.set_title(names[int(label)], fontsize="large")
     shown = f"The first {count} of {len(labels):,} images"
-    _show(figure, f"{shown}, each titled with its label", f"{shown}, labelled {_listed(labels[:count].tolist())}.")
+    _show(
+        figure,
+        f"{shown}, each titled with its label",
+        f"{shown}, labelled {_listed([names[int(label)] for label in labels[:count]])}.",
+    )
 
 
 def show_training(losses: ArrayLike, accuracies: ArrayLike | None = None) -> None:
@@ -131,10 +137,11 @@ def show_training(losses: ArrayLike, accuracies: ArrayLike | None = None) -> Non
 
 
 def show_mistakes(
-    images: ArrayLike, probabilities: ArrayLike, labels: ArrayLike, names: Sequence[str] = DIGITS, count: int = 16
+    images: ArrayLike, probabilities: ArrayLike, labels: ArrayLike, names: Names = None, count: int = 16
 ) -> None:
     """The images the model got wrong, the ones it was surest of first, each with what it said and what it is."""
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    names = names or class_names(dataset_name())
     if probabilities.ndim != 2 or len(probabilities) != len(labels):
         raise ValueError(f"expected probabilities of shape ({len(labels)}, classes); got {probabilities.shape}.")
     predicted, sureness = probabilities.argmax(axis=1), probabilities.max(axis=1)
