@@ -7,6 +7,9 @@ needs no network: the theme's assets come with its package, MathJax with sphinx-
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import os
 import platform
 import re
@@ -40,6 +43,32 @@ WIDGET_NOTE = (
     '<p class="course-widget-note"><em>An interactive widget: it responds in a live Jupyter session. '
     "Launch this notebook on Binder or Colab (the rocket above) to use it.</em></p>"
 )
+# A widget that carries a still picture of itself (image/png, described by its text/plain) shows it, after this.
+STILL_NOTE = (
+    '<p class="course-widget-note"><em>A still picture of an interactive widget, drawn when this page was built. '
+    "Launch this notebook on Binder or Colab (the rocket above) to use the widget.</em></p>"
+)
+# The text/plain that Python and Matplotlib give an object by default: "<Figure size 1000x790 with 4 Axes>".
+DEFAULT_REPR = re.compile(r"<[^<>]*>")
+IMAGE_NAME = re.compile(r"\S*\.(?:png|jpe?g|gif|svg)", re.IGNORECASE)
+# The site's own style sheet: an output's plot or picture fills the column, whatever size it was drawn at.
+STYLE_SHEET = "course.css"
+CSS = """\
+/* The course site's own rules (course_tools/site.py). */
+div.cell_output img {
+  width: 100%;
+  max-width: 100%;
+  height: auto;
+}
+/* A table of results fits the column: a smaller type and tighter cells than the prose's. */
+div.cell_output table.dataframe {
+  font-size: 0.8rem;
+}
+div.cell_output table.dataframe th,
+div.cell_output table.dataframe td {
+  padding: 0.2em 0.45em;
+}
+"""
 # Sections of the navigation, by the notebook's folder (the welcome and explore notebooks have none).
 CAPTIONS = {
     "": "Start here",
@@ -115,12 +144,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "an unknown CPU"
 
 
-def for_the_site(notebook: nbformat.NotebookNode, relative: Path) -> nbformat.NotebookNode:
+def for_the_site(
+    notebook: nbformat.NotebookNode, relative: Path, private: dict[str, str] | None = None
+) -> nbformat.NotebookNode:
     """An executed notebook made fit for a static page.
 
-    A widget needs a kernel, so its output becomes a note saying so, and the widget state goes
-    (with it, MyST-NB would load the widgets' JavaScript from a CDN). A link to a file of the
-    repository outside ``notebooks/`` (``docs/agreement.md``) points to that file on GitHub.
+    A widget needs a kernel, so its output becomes a note saying so, followed by the still picture
+    that the widget carries if it has one (its ``image/png``, with its ``text/plain`` as the alt text);
+    the widget state goes (with it, MyST-NB would load the widgets' JavaScript from a CDN). A link to a
+    file of the repository outside ``notebooks/`` (``docs/agreement.md``) points to that file on GitHub.
+    In the outputs' text, each key of ``private`` (a folder of the build) is replaced by its value.
     """
     notebook.metadata.pop("widgets", None)
     depth = len(relative.parent.parts) + 1  # how many ../ lead from the notebook to the repository root
@@ -133,10 +166,96 @@ def for_the_site(notebook: nbformat.NotebookNode, relative: Path) -> nbformat.No
             cell.source = outside.sub(
                 lambda m: f"](https://github.com/{REPOSITORY}/blob/HEAD/{m.group(2)})", cell.source
             )
+        outputs = []
         for output in cell.get("outputs", []):
-            if WIDGET_MIME in output.get("data", {}):
+            _hide_paths(output, private or {})
+            data = output.get("data", {})
+            if WIDGET_MIME not in data:
+                outputs.append(output)
+            elif "image/png" in data and alt_text(data):
+                note = nbformat.v4.new_output("display_data", {"text/html": STILL_NOTE})
+                output["data"] = {"image/png": data["image/png"], "text/plain": data["text/plain"]}
+                outputs += [note, output]
+            else:
                 output["data"] = {"text/html": WIDGET_NOTE}
+                outputs.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = outputs
     return notebook
+
+
+def _hide_paths(output: nbformat.NotebookNode, private: dict[str, str]) -> None:
+    """Replace the build's folders in an output's text (a stream, or text/plain, text/html, text/markdown)."""
+
+    def hidden(text: str | list[str]) -> str:
+        text = "".join(text) if isinstance(text, list) else text
+        for folder in sorted(private, key=len, reverse=True):  # the longest first: a folder before its parent
+            text = text.replace(folder, private[folder])
+        return text
+
+    if "text" in output:
+        output["text"] = hidden(output["text"])
+    for mime in ("text/plain", "text/html", "text/markdown"):
+        if mime in output.get("data", {}):
+            output["data"][mime] = hidden(output["data"][mime])
+
+
+def alt_text(data: dict[str, object]) -> str:
+    """What a picture's ``text/plain`` says about it, or ``""`` if that is only a default repr or empty.
+
+    The course's convention: a picture is a display_data output whose mimebundle holds ``image/png``
+    and ``text/plain``, and that text describes the picture. Matplotlib's own ``<Figure size ...>`` does not.
+    """
+    text = data.get("text/plain", "")
+    text = ("".join(text) if isinstance(text, list) else str(text)).strip()
+    return "" if DEFAULT_REPR.fullmatch(text) else text
+
+
+def picture_alts(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """The alt text of each picture among a notebook's outputs, keyed by the sha256 of its PNG bytes."""
+    alts = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data and alt_text(data):
+                png = data["image/png"]
+                png = base64.b64decode("".join(png) if isinstance(png, list) else png)
+                alts[hashlib.sha256(png).hexdigest()] = alt_text(data)
+    return alts
+
+
+def _alts_from_outputs(app: object, doctree: object) -> None:
+    """Sphinx's ``doctree-read``: give each output picture without an alt its output's text/plain.
+
+    MyST-NB takes an image's alt from its cell's ``mystnb.image.alt`` only, the same for every picture
+    of the cell; a picture it leaves without one gets the text of its own output, found by its bytes.
+    """
+    from docutils import nodes
+
+    env = app.env  # type: ignore[attr-defined]
+    source = Path(env.doc2path(env.docname))
+    if source.suffix != ".ipynb":
+        return
+    alts = picture_alts(nbformat.read(source, as_version=4))
+    for image in doctree.findall(nodes.image):  # type: ignore[attr-defined]
+        if image.get("alt", "").strip() or "://" in image["uri"]:
+            continue
+        # MyST-NB writes outputs beside the source folder and gives their path relative to it, for a page
+        # in a subfolder too; Sphinx's own rule is relative to the page. Whichever file exists is the one.
+        uri = image["uri"].lstrip("/")
+        candidates = [Path(env.srcdir) / uri, Path(env.relfn2path(image["uri"], env.docname)[1])]
+        for path in candidates:
+            with contextlib.suppress(OSError):
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                if digest in alts:
+                    image["alt"] = alts[digest]
+                    break
+
+
+def setup(app: object) -> dict[str, object]:
+    """This module as a Sphinx extension (``sphinx_config`` names it): alt texts from the outputs."""
+    app.connect("doctree-read", _alts_from_outputs)  # type: ignore[attr-defined]
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
 def index_page(order: list[Path], root: Path, stamp: Stamp) -> str:
@@ -171,13 +290,16 @@ def sphinx_config(stamp: Stamp) -> dict[str, object]:
         "project": "Keras, TensorFlow and PyTorch, side by side",
         "author": "the course team",
         "copyright": f"{stamp.day[:4]}, the course team",
-        "extensions": ["myst_nb", "sphinx-mathjax-offline"],  # MathJax 3 from the package, not a CDN
+        # MathJax 3 from the package, not a CDN; this module for the pictures' alt texts (setup, above).
+        "extensions": ["myst_nb", "sphinx-mathjax-offline", __name__],
         "exclude_patterns": ["results", "**/.ipynb_checkpoints"],
         "nb_execution_mode": "off",  # executed already, by the course's runner
         "nb_merge_streams": True,
         "myst_enable_extensions": ["dollarmath"],  # the RNN notebooks write the LSTM's update as math
         "myst_heading_anchors": 3,
         "html_theme": "sphinx_book_theme",
+        "html_static_path": ["_static"],  # build_site writes the course's style sheet there
+        "html_css_files": [STYLE_SHEET],
         "html_title": "Keras, TensorFlow and PyTorch, side by side",
         # Light or dark as the reader's system says; left unset, the theme's script logs an error on each page.
         "html_context": {"default_mode": "auto"},
@@ -238,12 +360,29 @@ def build_site(
             print(f"    {outcome.error}", flush=True)
             failed.append(outcome)
         if target.is_file():
-            nbformat.write(for_the_site(nbformat.read(target, as_version=4), relative), target)
+            notebook = for_the_site(nbformat.read(target, as_version=4), relative, private_paths(out, results))
+            nbformat.write(notebook, target)
     (source / "index.md").write_text(index_page(order, root, stamp), encoding="utf-8")
+    (source / "_static").mkdir(exist_ok=True)
+    (source / "_static" / STYLE_SHEET).write_text(CSS, encoding="utf-8")
     print("rendering with Sphinx and MyST-NB ...", flush=True)
     warnings = render(source, out, stamp)
     html = out / "html"
-    return SiteReport(html, len(site_pages(html)), failed, check_html(html), warnings)
+    problems = check_html(html, private=list(private_paths(out, results)))
+    return SiteReport(html, len(site_pages(html)), failed, problems, warnings)
+
+
+def private_paths(out: Path, results: Path) -> dict[str, str]:
+    """The build's folders as outputs may print them, each with what a page says instead.
+
+    The records folder reads as ``results`` (where a learner's records go), the checkout as nothing
+    (``/home/me/course/runs/x`` reads ``runs/x``), the build folder as ``_build``.
+    """
+    paths = {str(results.resolve()): "results", str(out.resolve()): "_build"}
+    paths[config.shown_path(results)] = "results"  # _build/site/results, as config.shown_path writes it
+    paths[str(config.PROJECT_ROOT) + os.sep] = ""
+    paths[str(config.PROJECT_ROOT)] = "."
+    return {folder: shown for folder, shown in paths.items() if folder not in ("results", "", ".")}
 
 
 def render(source: Path, out: Path, stamp: Stamp) -> int:
@@ -289,6 +428,7 @@ class _PageParser(HTMLParser):
         self.ids: set[str] = set()
         self.links: list[str] = []
         self.assets: list[str] = []
+        self.images_without_alt: list[str] = []
         self.error_outputs: list[str] = []
         self.h1 = 0
         self._in_article = 0  # the theme repeats the title in a print-only header: count the article's H1s
@@ -306,6 +446,8 @@ class _PageParser(HTMLParser):
             self.links.append(values["href"])
         elif tag in ("img", "script") and values.get("src"):
             self.assets.append(values["src"])
+        if tag == "img" and not meaningful_alt(values.get("alt", ""), values.get("src", "")):
+            self.images_without_alt.append(values.get("src", "") or "an image without src")
         elif tag == "link" and values.get("rel") in ("stylesheet", "preload", "icon") and values.get("href"):
             self.assets.append(values["href"])
 
@@ -313,9 +455,16 @@ class _PageParser(HTMLParser):
         self._in_article -= tag == "article"
 
 
-def check_html(html: Path) -> list[str]:
+def meaningful_alt(alt: str, src: str) -> bool:
+    """Whether an image's alt text says something: not empty, not its file's name (docutils' default)."""
+    alt = alt.strip()
+    return bool(alt) and alt != src and not IMAGE_NAME.fullmatch(alt)
+
+
+def check_html(html: Path, private: list[str] = ()) -> list[str]:
     """Problems in a built site, found without a browser: a link or asset that does not resolve,
-    an asset fetched from the network, an error or stderr output, a traceback, not one H1 per page."""
+    an asset fetched from the network, an image without a meaningful alt text, an error or stderr output,
+    a traceback, not one H1 per page, and a page that shows one of the ``private`` paths (the build's)."""
     pages = site_pages(html)
     parsed = {}
     for page in pages:
@@ -333,6 +482,11 @@ def check_html(html: Path) -> list[str]:
             problems.append(f"{name}: an output of class '{kind}'")
         if "Traceback (most recent call last)" in text:
             problems.append(f"{name}: a traceback")
+        for src in parser.images_without_alt:
+            problems.append(f"{name}: an image without alt text: {src}")
+        for folder in private:
+            if folder in text:
+                problems.append(f"{name}: shows the build's path {folder}")
         for url in parser.assets:
             if urlsplit(url).scheme in ("http", "https") or url.startswith("//"):
                 problems.append(f"{name}: fetches {url} from the network")

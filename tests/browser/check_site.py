@@ -8,9 +8,10 @@ From the repository root, with the course's virtual environment active, after `c
 It serves the site on a local port and opens every page in headless Chromium, driven by Debian's
 chromedriver (Selenium downloads no driver when it is given one). On each page it checks that the page
 loads, has one H1, that no cell shows an error, a traceback or a stderr output, that every image loads
-(naturalWidth > 0), that nothing is fetched from another host, and that the page logs no JavaScript
-error; then that every internal link, anchor included, resolves. It prints PASS or FAIL per check and
-exits 0 only if all pass.
+(naturalWidth > 0) with an alt text that says something (not empty, not its file's name), that an output's
+picture fills the width of its column, that nothing is fetched from another host, and that the page logs
+no JavaScript error; then that every internal link, anchor included, resolves. It prints PASS or FAIL per
+check and exits 0 only if all pass.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ except ImportError:
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from course_tools.site import SITE_DIR, site_pages  # noqa: E402  (the checkout's, whether installed or not)
+from course_tools.site import SITE_DIR, meaningful_alt, site_pages  # noqa: E402  (the checkout's)
 
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -51,7 +52,11 @@ PAGE_STATE = """
 const text = el => el.innerText.trim().slice(0, 300);
 return {
   h1: document.querySelectorAll('article h1').length,
-  images: [...document.images].map(i => ({src: i.currentSrc || i.src, done: i.complete, width: i.naturalWidth})),
+  images: [...document.images].map(i => ({
+    src: i.currentSrc || i.src, done: i.complete, width: i.naturalWidth,
+    alt: i.getAttribute('alt') || '', attribute: i.getAttribute('src') || '',
+    shown: i.getBoundingClientRect().width, column: (i.closest('.cell_output') || i).clientWidth,
+  })),
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
   errorOutputs: [...document.querySelectorAll('.output.traceback, .output.error, .output.stderr')].map(text),
@@ -142,12 +147,18 @@ def check_site(site: Path, driver: webdriver.Chrome, shots: Path | None) -> Chec
             ]
             foreign = [i["src"] for i in state["images"] if urlsplit(i["src"]).netloc not in ("", origin)]
             broken = [i["src"] for i in state["images"] if i["width"] == 0] + foreign
+            without_alt = [i["src"] for i in state["images"] if not meaningful_alt(i["alt"], i["attribute"])]
+            # An output's picture (inside .cell_output) spans its column, whatever size it was drawn at.
+            small = [i["src"] for i in state["images"] if i["column"] and i["shown"] < 0.95 * i["column"]]
             one_h1 = name in ("genindex.html", "search.html") or state["h1"] == 1
             checks(
-                f"{name}: loads, one H1, {len(state['images'])} images load, {state['cells']} outputs clean, "
+                f"{name}: loads, one H1, {len(state['images'])} images load with alt texts and fill their column, "
+                f"{state['cells']} outputs clean, "
                 f"{state['math']} formulas typeset",
                 [f"{state['h1']} H1s"] * (not one_h1)
                 + [f"image: {src}" for src in broken]
+                + [f"image without alt text: {src}" for src in without_alt]
+                + [f"image narrower than its column: {src}" for src in small]
                 + [f"output: {text}" for text in state["errorOutputs"] + state["tracebacks"]]
                 + [f"math: {state['typeset']} of {state['math']} formulas typeset"] * (state["typeset"] < state["math"])
                 + [f"console: {message}" for message in console],
