@@ -181,11 +181,11 @@ def explorer_picture(
             predicted = int(row.argmax())
             axis.bar(range(len(names)), row, color=_bar_colours(row, label))
             axis.set_ylim(0, 1)
-            axis.set_yticks([0, 1], ["0", "100%"], fontsize="x-small")
-            axis.set_xticks(range(len(names)), names if len(names[0]) == 1 else range(len(names)), fontsize="x-small")
+            axis.set_yticks([0, 1], ["0", "100%"], fontsize=8)
+            axis.set_xticks(range(len(names)), names if len(names[0]) == 1 else range(len(names)), fontsize=8)
             axis.set_title(
                 f"{shown_name(model)}: {names[predicted]} ({row[predicted]:.0%}) {'✓' if predicted == label else '✗'}",
-                fontsize="small",
+                fontsize=10,
                 color="black" if predicted == label else WRONG,
             )
             axis.spines[["top", "right"]].set_visible(False)
@@ -234,7 +234,7 @@ def gallery_picture(
             predicted = int(probabilities[index].argmax())
             axis.imshow(images[index], cmap="gray", vmin=0, vmax=255 if np.issubdtype(images.dtype, np.integer) else 1)
             caption = f"{names[int(labels[index])]} → {names[predicted]} ({probabilities[index, predicted]:.0%})"
-            axis.set_title(caption, fontsize="small")
+            axis.set_title(caption, fontsize=10)
             captions.append(caption)
         for axis in tiles:
             axis.set_xticks([])

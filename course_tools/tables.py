@@ -171,5 +171,5 @@ def styled(frame: pd.DataFrame) -> Table:
             table = table.format_index(lambda name, values=values: values.get(name, name), level=number)
     # pandas' own class, which JupyterLab and the site's theme style; numbers line up on their last digit.
     return table.set_table_attributes('class="dataframe"').set_table_styles(
-        [{"selector": f"td.col{i}", "props": "text-align: right"} for i in numeric]
+        [{"selector": f"td.col{i}, th.col_heading.col{i}", "props": "text-align: right"} for i in numeric]
     )
