@@ -97,7 +97,7 @@ def check(exercise_id: str, answer: object, **given: object) -> None:
     __tracebackhide__ = True  # IPython and pytest show the message, not this function's frame
     exercise = get_exercise(exercise_id)
     if unanswered(answer):
-        message = f"… {exercise.title}: yours to do. Replace the ... above with your answer, then run the cell again."
+        message = f"… {exercise.title}: yours to do. Replace the ... above, then run the cell again."
         problem = None
     else:
         problem = judge(exercise_id, answer, **given)
@@ -133,7 +133,7 @@ def solution(exercise_id: str, framework: str | None = None) -> None:
             f"exercises.hint({exercise_id!r}) still gives hints."
         )
         return
-    text = f"{exercise.title} ({exercise_id}): {exercise.worked}"
+    text = core.wrapped(f"{exercise.title} ({exercise_id}): {exercise.worked}")
     found = solutions.answers(exercise_id)
     framework = framework or system.framework_in_use()
     if None in found:  # the same code in every framework
