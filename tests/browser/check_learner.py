@@ -43,6 +43,7 @@ from course_utils.exercises.solutions import sections  # noqa: E402
 from course_utils.tasks import FRAMEWORK_NAMES  # noqa: E402
 
 import check_widgets  # noqa: E402  (its settings and kernel helpers; it puts tests/ on sys.path)
+import manual_checks  # noqa: E402
 from check_widgets import CHROMIUM_ARGS, NB, Report, SetupError, api, kernel_status  # noqa: E402
 from manual_checks import poll  # noqa: E402
 
@@ -447,25 +448,10 @@ def jupyter_lab(python: Path, env: dict[str, str], scratch: Path, root: Path) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", default=NOTEBOOKS, help=f"task notebooks (default: {NOTEBOOKS})")
-    parser.add_argument(
-        "--chromium",
-        default=shutil.which("chromium") or shutil.which("chromium-browser"),
-        help="the Chromium to drive (default: chromium on PATH, else Playwright's own)",
-    )
-    parser.add_argument("--keep-screenshots", type=Path, metavar="DIR", help="save screenshots in DIR")
-    parser.add_argument(
-        "--venv",
-        type=Path,
-        default=Path(sys.prefix),
-        help="the course's virtual environment, for JupyterLab (default: this Python's)",
-    )
+    manual_checks.browser_arguments(parser, "JupyterLab")
     args = parser.parse_args()
-    python = args.venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    if not python.exists():
-        parser.error(f"no Python at {python}: give --venv the course's virtual environment")
+    python = manual_checks.venv_python(parser, args)
     notebooks = [Path(n).resolve().relative_to(REPO).as_posix() for n in args.notebooks]
-    if args.keep_screenshots:
-        args.keep_screenshots.mkdir(parents=True, exist_ok=True)
     report, start = Report(args.keep_screenshots), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="check-learner-") as scratch:
         root = Path(scratch) / "course"  # the copies, where the course has them: notebooks/02_cnn/keras.ipynb

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -403,24 +402,9 @@ def browse(lab: tuple[str, str], chromium: str | None, report: Report) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--chromium",
-        default=shutil.which("chromium") or shutil.which("chromium-browser"),
-        help="the Chromium to drive (default: chromium on PATH, else Playwright's own)",
-    )
-    parser.add_argument("--keep-screenshots", type=Path, metavar="DIR", help="save screenshots in DIR")
-    parser.add_argument(
-        "--venv",
-        type=Path,
-        default=Path(sys.prefix),
-        help="the course's virtual environment, for `course` and JupyterLab (default: this Python's)",
-    )
+    manual_checks.browser_arguments(parser, "`course` and JupyterLab")
     args = parser.parse_args()
-    python = args.venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    if not python.exists():
-        parser.error(f"no Python at {python}: give --venv the course's virtual environment")
-    if args.keep_screenshots:
-        args.keep_screenshots.mkdir(parents=True, exist_ok=True)
+    python = manual_checks.venv_python(parser, args)
     report, before = Report(args.keep_screenshots), checkpoints()
     with tempfile.TemporaryDirectory(prefix="check-widgets-") as scratch:
         env = course_env(Path(scratch), python.parent)
