@@ -15,7 +15,6 @@ block (``solutions/01_mlp/keras.py``, :mod:`course_utils.exercises.solutions`), 
 
 from __future__ import annotations
 
-import copy
 import re
 import textwrap
 from collections.abc import Mapping
@@ -152,12 +151,3 @@ def build_answered(
         target.write_text(text)
         report.written.append(target)
     return report
-
-
-def with_answers(notebook: nbformat.NotebookNode, answers: Mapping[str, str]) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` (already read) with its exercises answered."""
-    answered = copy.deepcopy(notebook)
-    for cell in answered.cells:
-        if cell.cell_type == "code":
-            cell.source = answered_source(cell.source, answers)
-    return answered
