@@ -32,8 +32,8 @@ BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 STUB = re.compile(r"^\s*\w+ = \.\.\.\s*(#.*)?$")
 COMMENT = re.compile(r"^\s*#")
-# The exercise a cell answers is the one it checks: exercises.check("mlp.wider", ...).
-EXERCISE_ID = re.compile(r"""check\(\s*["']([\w.]+)["']""")
+# The exercise a cell answers is the one it checks: exercises.check("mlp.wider", ...) (require, when graded).
+EXERCISE_ID = re.compile(r"""(?:check|require)\(\s*["']([\w.]+)["']""")
 
 
 class AnswerError(ValueError):

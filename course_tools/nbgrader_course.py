@@ -23,7 +23,8 @@ A cell that answers an exercise is then split into up to three cells:
 
 - the lines before ``### BEGIN SOLUTION`` (such as the logits the answer works on): read-only;
 - the answer, between the markers: a solution cell, which ``nbgrader generate_assignment`` clears;
-- the ``exercises.check(...)`` line: a graded test cell worth :data:`POINTS`, which calls the
+- the ``exercises.check(...)`` line, as ``exercises.require(...)``, which raises for a wrong answer or one
+  left to do: a graded test cell worth :data:`POINTS`, which calls the
   course's own check, so the ✓ or ✗ a student sees while working is the grade. When the check
   is also given inputs from the read-only lines, a hidden test recomputes those inputs and checks
   again, so that the grade does not trust variables the student's cell could have overwritten.
@@ -113,7 +114,8 @@ def nbgrader_metadata(grade_id: str, *, locked: bool = False, solution: bool = F
 
 GRADED_NOTE = (
     "This is the graded version of the notebook. Write each answer in the cell under its exercise; the "
-    "read-only cell after it runs the same `exercises.check`, and its ✓ or ✗ is the grade the autograder "
+    "read-only cell after it runs the same check (`exercises.require`, which fails on a wrong answer), "
+    "and its ✓ or ✗ is the grade the autograder "
     f"gives: {POINTS} point per exercise. Run every cell from the top before you submit."
 )
 
@@ -137,7 +139,6 @@ def setup_cell(withhold_solutions: bool) -> nbformat.NotebookNode:
         "",
         'os.environ.setdefault("COURSE_FAST", "1")',
     ]
-    lines.append('os.environ["COURSE_EXERCISES"] = "strict"  # a wrong answer fails its graded test cell')
     if withhold_solutions:
         lines.append('os.environ["COURSE_SOLUTIONS"] = "withheld"  # exercises.hint still helps')
     cell = nbformat.v4.new_code_cell("\n".join(lines), id="course-settings")
@@ -158,6 +159,8 @@ def exercise_cells(cell: nbformat.NotebookNode, number: int) -> list[nbformat.No
     regions = solution_regions(cell.source)
     begin, end = regions[0][0], regions[-1][1]
     given, answer, test = "\n".join(lines[:begin]), "\n".join(lines[begin : end + 1]), "\n".join(lines[end + 1 :])
+    # A graded test raises for a wrong answer whatever the student's kernel set COURSE_EXERCISES to.
+    test = test.replace("exercises.check(", "exercises.require(")
     name = exercise_id(test)
     if name is None:  # an answer with no check after it: a solution cell, graded by hand if at all
         return [_code_cell(cell.source, nbgrader_metadata(f"answer-{number:02d}", solution=True), cell)]

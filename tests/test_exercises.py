@@ -74,6 +74,14 @@ def test_an_answer_left_to_do_is_told_in_one_line(
         exercises.check("cnn.strides", answer, framework="keras")
 
 
+def test_require_raises_whatever_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COURSE_EXERCISES", raising=False)  # a student's kernel may unset it
+    with pytest.raises(exercises.WrongAnswer, match="not it"):
+        exercises.require("mlp.wider", 101_770)
+    with pytest.raises(exercises.WrongAnswer, match="yours to do"):
+        exercises.require("mlp.wider", ...)
+
+
 def test_none_is_told_as_none_not_as_nan() -> None:
     problem = exercises.judge("cnn.dropout", None)
     assert "is None" in problem and "NaN" not in problem

@@ -53,7 +53,7 @@ def _register_with_ipython() -> None:  # outside IPython, hints simply count on
 
 _register_with_ipython()
 
-__all__ = ["EXERCISES", "Exercise", "WrongAnswer", "check", "get_exercise", "hint", "judge", "solution"]
+__all__ = ["EXERCISES", "Exercise", "WrongAnswer", "check", "get_exercise", "hint", "judge", "require", "solution"]
 
 
 def get_exercise(exercise_id: str) -> Exercise:
@@ -95,6 +95,17 @@ def judge(exercise_id: str, answer: object, **given: object) -> str | None:
 def check(exercise_id: str, answer: object, **given: object) -> None:
     """Print ✓ if ``answer`` is right, ✗ and what looks wrong if not, or that a ``...`` is still to replace."""
     __tracebackhide__ = True  # IPython and pytest show the message, not this function's frame
+    _check(exercise_id, answer, given, strict=config.strict_exercises())
+
+
+def require(exercise_id: str, answer: object, **given: object) -> None:
+    """:func:`check` that raises :class:`WrongAnswer` for a wrong answer or one left to do: a graded test cell's."""
+    __tracebackhide__ = True
+    _check(exercise_id, answer, given, strict=True)  # whatever the student's kernel set COURSE_EXERCISES to
+
+
+def _check(exercise_id: str, answer: object, given: dict[str, object], strict: bool) -> None:
+    __tracebackhide__ = True
     exercise = get_exercise(exercise_id)
     if unanswered(answer):
         message = f"… {exercise.title}: yours to do. Replace the ... above, then run the cell again."
@@ -108,7 +119,7 @@ def check(exercise_id: str, answer: object, **given: object) -> None:
             f"✗ {exercise.title}: {problem}\n"
             f"More help: exercises.hint({exercise_id!r}); the answer: exercises.solution({exercise_id!r})."
         )
-    if config.strict_exercises():
+    if strict:
         raise WrongAnswer(message)
     print(core.wrapped(message), file=sys.stdout if problem is None else sys.stderr)
 
