@@ -38,6 +38,8 @@ SUBMISSIONS = {
     "wrong": {WRONG: "wide_params = 101_770"},
     "undone": {UNDONE: None},
     "overwrites": OVERWRITES,
+    # Unsets the variable that makes a learner's check raise: the graded test cells call require, which raises anyway.
+    "unsets": {WRONG: 'import os\n\nos.environ.pop("COURSE_EXERCISES", None)\nwide_params = 101_770'},
 }
 
 
@@ -134,6 +136,7 @@ def test_gradebook_holds_each_submissions_score(round_trip: RoundTrip) -> None:
     assert scores["wrong"] == {**full, "mlp-wider-check": 0} and total["wrong"] == most - points
     assert scores["undone"] == {**full, "mlp-momentum-check": 0} and total["undone"] == most - points
     assert scores["overwrites"] == {**full, "mlp-softmax-check": 0}
+    assert scores["unsets"] == {**full, "mlp-wider-check": 0}
 
 
 def test_feedback_names_the_failing_exercise_with_the_courses_message(round_trip: RoundTrip) -> None:
@@ -156,7 +159,7 @@ def test_export_reports_the_best_notebook_of_each_student(round_trip: RoundTrip)
         rows = {row["student_id"]: row for row in csv.DictReader(file)}
     assert set(rows) == set(SUBMISSIONS)
     scores = {student: float(row["score"]) for student, row in rows.items()}
-    assert scores == {"right": 3, "wrong": 2, "undone": 2, "overwrites": 2}
+    assert scores == {"right": 3, "wrong": 2, "undone": 2, "overwrites": 2, "unsets": 2}
     assert {row["notebook"] for row in rows.values()} == {NOTEBOOK}
     assert {float(row["max_score"]) for row in rows.values()} == {3}
 
