@@ -8,7 +8,7 @@ followed by the exercise's check::
     exercises.check("mlp.wider", wide_params)
 
 The answered cell has the exercise's section of the notebook's solutions file in place of that
-block (``solutions/01_mlp/keras.py``, :mod:`course_utils.exercises.solutions`), between nbgrader's
+block (``judges/course_judges/solutions/01_mlp/keras.py``, :mod:`course_judges.solutions`), between nbgrader's
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` when ``markers`` is set: nbgrader's
 ``generate_assignment`` clears what lies between them.
 """
@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_utils import config
-from course_utils.exercises.solutions import sections, solutions_file
 
 import nbformat
+
+from course_judges.solutions import sections, solutions_file
 
 from .notebooks import course_notebooks
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from course_utils import config
 from course_utils.exercises import EXERCISES
-from course_utils.exercises.solutions import answers as answers_of
-from course_utils.exercises.solutions import sections, solutions_file
 
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
+from course_judges.solutions import answers as answers_of
+from course_judges.solutions import sections, solutions_file
 from course_tools import answers, cli, notebooks, slides
 
 MLP_PYTORCH = config.NOTEBOOKS_DIR / "01_mlp" / "pytorch.ipynb"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from course_utils import exercises
 from course_utils.checks import CheckFailed
 from course_utils.tasks import FRAMEWORK_NAMES, FRAMEWORKS
@@ -283,12 +285,70 @@ def test_solution_follows_the_framework_of_setup_and_reads_no_notebook(
 def test_solution_says_so_when_the_answers_are_not_installed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
 ) -> None:
-    from course_utils import config
+    import course_judges.solutions
 
-    monkeypatch.setattr(config, "SOLUTIONS_DIR", tmp_path)
+    monkeypatch.setattr(course_judges.solutions, "SOLUTIONS_DIR", tmp_path)
+    monkeypatch.setattr(course_judges, "SOLUTIONS_DIR", tmp_path)
     exercises.solution("mlp.wider", framework="keras")
     out = capsys.readouterr().out
     assert "203,530" in out and "not installed here" in out
+
+
+def test_without_the_references_a_check_says_it_is_judged_when_graded(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A graded class's server installs no course_judges: no answer to read, and no ✓ or ✗ to trust."""
+    monkeypatch.setitem(sys.modules, "course_judges", None)  # import course_judges raises ImportError
+    monkeypatch.delenv("COURSE_JUDGE_URL", raising=False)
+    with pytest.raises(exercises.NoJudge):
+        exercises.judge("mlp.wider", 203_530)
+    exercises.check("mlp.wider", 101_770)
+    exercises.require("mlp.wider", 203_530)  # nothing to judge with here: told, not raised
+    exercises.solution("mlp.wider")
+    out = " ".join(capsys.readouterr().out.split())  # wrapped at 100 columns
+    assert out.count("judged when your work is graded") == 2 and "✓" not in out and "✗" not in out
+    assert "not available here" in out and "203,530" not in out
+
+
+def test_a_check_asks_the_class_judge_service_when_one_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With COURSE_JUDGE_URL, the answer goes to the service as plain JSON, with the hub's token."""
+    import http.server
+    import json
+    import threading
+
+    asked = []
+
+    class Judge(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            asked.append((body, self.headers.get("Authorization")))
+            right = body["answer"] == 203_530
+            reply = json.dumps({"right": right, "message": "" if right else "not 256 units"}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Judge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("COURSE_JUDGE_URL", f"http://127.0.0.1:{server.server_port}/judge")
+        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "secret")
+        monkeypatch.delenv("COURSE_EXERCISES", raising=False)
+        assert exercises.judge("mlp.wider", np.int64(203_530)) is None
+        exercises.check("mlp.wider", 101_770)
+        assert "not 256 units" in capsys.readouterr().err
+        assert asked[0] == ({"exercise": "mlp.wider", "answer": 203_530, "given": {}}, "token secret")
+        server.shutdown()
+        exercises.check("mlp.wider", 203_530)
+        assert "judged when your work is graded" in " ".join(capsys.readouterr().out.split())
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_an_unknown_exercise_lists_the_known_ones() -> None:
@@ -338,8 +398,13 @@ def test_every_exercise_has_its_words_and_every_text_its_exercise() -> None:
     from course_utils.exercises import core
     from course_utils.files import load_toml
 
-    texts = load_toml(core.TEXTS)
-    assert sorted(texts) == sorted(exercises.EXERCISES)
+    import course_judges
+
+    texts, references = load_toml(core.TEXTS), load_toml(course_judges.core.TEXTS)
+    assert list(texts) == list(references) == list(course_judges.REFERENCES) == list(exercises.EXERCISES)
     for name, words in texts.items():
-        assert set(words) == {"title", "praise", "hints", "worked"}, name
+        # The learner's side has no praise and no worked answer: they name the answer.
+        assert set(words) - {"given"} == {"title", "hints"}, name
         assert all(isinstance(hint, str) and hint for hint in words["hints"]), name
+        assert set(references[name]) == {"praise", "worked"}, name
+        assert exercises.EXERCISES[name].given == course_judges.REFERENCES[name].given, name

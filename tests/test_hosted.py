@@ -66,15 +66,16 @@ def test_the_wheel_holds_the_sample_and_the_notebooks_and_imports_outside_the_ch
     hosted_python: Path, tmp_path: Path
 ) -> None:
     probe = (
-        "import json, course_utils, course_utils.config as c; "
+        "import importlib.util, json, sys, course_utils, course_utils.config as c; "
         "print(json.dumps([course_utils.__file__, str(c.SAMPLE_PATH), c.SAMPLE_PATH.is_file(), c.IN_CHECKOUT, "
         "sorted(p.relative_to(c.NOTEBOOKS_DIR).as_posix() for p in c.NOTEBOOKS_DIR.rglob('*.ipynb')), "
-        "sorted(p.relative_to(c.SOLUTIONS_DIR).as_posix() for p in c.SOLUTIONS_DIR.rglob('*.py'))]))"
+        "importlib.util.find_spec('course_judges') is not None, "
+        "[str(p) for p in __import__('pathlib').Path(sys.prefix).rglob('solutions')]]))"
     )
     found = subprocess.run([hosted_python, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
-    module, sample, sample_there, in_checkout, shipped, answers = json.loads(found.stdout)
-    solutions = config.PROJECT_ROOT / "solutions"
-    assert answers == sorted(path.relative_to(solutions).as_posix() for path in solutions.rglob("*.py"))
+    module, sample, sample_there, in_checkout, shipped, references, solutions = json.loads(found.stdout)
+    # The runtime's wheel carries no answers: they are the course-judges distribution's (judges/).
+    assert not references and not solutions, (references, solutions)
     assert not module.startswith(str(config.PROJECT_ROOT)), "the checkout's course_utils was imported"
     assert sample_there and not in_checkout, sample
     assert shipped == sorted(path.relative_to(config.NOTEBOOKS_DIR).as_posix() for path in notebooks.course_notebooks())
@@ -108,6 +109,8 @@ def test_every_notebook_opens_in_colab_and_installs_the_course_from_its_reposito
     setup = cells[1]
     assert notebooks.HOSTED_SETUP in setup.metadata.get("tags", []), "the second cell installs the course"
     assert f'%pip install --quiet "course-utils @ git+https://github.com/{repository}"' in setup.source
+    # and the exercises' references, a distribution of their own (judges/), for the instant ✓ or ✗
+    assert f'"course-judges @ git+https://github.com/{repository}#subdirectory=judges"' in setup.source
     assert 'if importlib.util.find_spec("course_utils") is None:' in setup.source
 
 

@@ -1,4 +1,8 @@
-"""What an exercise is: how it judges an answer, and its words."""
+"""What an exercise is, as a learner's runtime knows it: its title, its hints and the inputs its check needs.
+
+What makes an answer right (the references, the praise and the worked answer) is the instructor's side,
+the ``course_judges`` package (``judges/`` in the repository), which a graded class leaves out.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,8 @@ from pathlib import Path
 
 from ..checks import CheckFailed, wrapped
 from ..files import load_toml
-from .answers import Judge
 
-TEXTS = Path(__file__).with_name("texts.toml")  # every exercise's title, praise, hints and worked answer
+TEXTS = Path(__file__).with_name("texts.toml")  # every exercise's title, hints and given inputs
 
 
 class WrongAnswer(CheckFailed):
@@ -30,15 +33,12 @@ class UnknownExercise(ValueError):
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise: how to judge an answer, what to say when it is right, hints, and the worked answer."""
+    """One exercise: its title, its hints, and the keyword inputs that ``check`` needs from the notebook."""
 
     id: str
     title: str
-    judge: Judge
-    praise: str
     hints: tuple[str, ...]
-    worked: str
-    given: tuple[str, ...] = ()  # keyword inputs that check() needs from the notebook
+    given: tuple[str, ...] = ()
 
     @property
     def task(self) -> str:
@@ -46,11 +46,9 @@ class Exercise:
 
 
 @cache
-def _texts() -> dict[str, dict]:
-    return load_toml(TEXTS)
-
-
-def exercise(exercise_id: str, judge: Judge, given: tuple[str, ...] = ()) -> Exercise:
-    """The exercise ``exercise_id``: ``judge`` reads the answers, ``texts.toml`` holds its words."""
-    texts = _texts()[exercise_id]
-    return Exercise(exercise_id, texts["title"], judge, texts["praise"], tuple(texts["hints"]), texts["worked"], given)
+def all_exercises() -> dict[str, Exercise]:
+    """Every exercise of the course, by id, in the order of ``texts.toml``."""
+    return {
+        exercise_id: Exercise(exercise_id, texts["title"], tuple(texts["hints"]), tuple(texts.get("given", ())))
+        for exercise_id, texts in load_toml(TEXTS).items()
+    }

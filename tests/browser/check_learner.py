@@ -39,7 +39,6 @@ except ImportError:
     sys.exit("This check needs Playwright: pip install playwright (no `playwright install` is needed).")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from course_utils.exercises.solutions import sections  # noqa: E402
 from course_utils.tasks import FRAMEWORK_NAMES  # noqa: E402
 
 import check_widgets  # noqa: E402  (its settings and kernel helpers; it puts tests/ on sys.path)
@@ -47,6 +46,7 @@ import manual_checks  # noqa: E402
 from check_widgets import CHROMIUM_ARGS, NB, Report, SetupError, api, kernel_status  # noqa: E402
 from manual_checks import poll  # noqa: E402
 
+from course_judges.solutions import sections  # noqa: E402
 from course_tools.answers import STUB, answered_source, exercise_id  # noqa: E402
 
 REPO = check_widgets.REPO

@@ -5,16 +5,13 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 
-import numpy as np
+from course_utils.exercises.plain import DETACH, BadAnswer
+from course_utils.tasks import FRAMEWORKS
 
-from ..tasks import FRAMEWORKS
+import numpy as np
 
 # A judge returns None for a right answer, else what is wrong and where to look.
 Judge = Callable[[object, Mapping[str, object]], "str | None"]
-
-
-class BadAnswer(Exception):
-    """The answer has the wrong type or shape; its message says what was expected."""
 
 
 def whole_number(answer: object) -> int:
@@ -37,10 +34,7 @@ def as_array(answer: object, name: str = "the answer") -> np.ndarray:
     try:
         array = np.asarray(answer, dtype=np.float64)
     except (TypeError, ValueError, RuntimeError) as error:
-        raise BadAnswer(
-            f"{name} could not be read as numbers ({error}). Pass a NumPy array or a tensor; "
-            "a PyTorch tensor that needs gradients must be detached first: x.detach()."
-        ) from None
+        raise BadAnswer(DETACH.format(name=name, error=error)) from None
     if not np.all(np.isfinite(array)):
         raise BadAnswer(f"{name} holds NaN or infinite values.")
     return array

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..tasks import LSTM_BIASES, dense_params, lstm_params
+from course_utils.tasks import LSTM_BIASES, dense_params, lstm_params
+
 from .answers import BadAnswer, as_array, close, framework_of, whole_number
 from .core import exercise
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from course_utils.tasks import MLP_PARAMS, dense_params
+
 import numpy as np
 
-from ..tasks import MLP_PARAMS, dense_params
 from .answers import BadAnswer, as_array, close, judge_count
 from .core import exercise
 

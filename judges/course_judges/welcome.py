@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..tasks import dense_params
+from course_utils.tasks import dense_params
+
 from .answers import judge_count
 from .core import exercise
 

@@ -1,4 +1,4 @@
-"""The exercises' answers: one file per notebook under ``solutions/``, a section per exercise.
+"""The exercises' answers: one file per notebook under ``solutions/`` beside this module, a section per exercise.
 
 They live apart from the notebooks, so that nothing a learner types can lose them. A file
 mirrors its notebook's path (``solutions/02_cnn/keras.py`` answers ``notebooks/02_cnn/keras.ipynb``)
@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import config
-from ..tasks import FRAMEWORKS
+from course_utils import config
+from course_utils.tasks import FRAMEWORKS
+
+SOLUTIONS_DIR = Path(__file__).with_name("solutions")  # one file per notebook, a section per exercise
 
 SECTION = re.compile(r"^# %% ([\w.]+)[ \t]*$", re.MULTILINE)
 
@@ -26,7 +28,7 @@ def sections(path: Path) -> dict[str, str]:
 def solutions_file(notebook: Path, root: Path | None = None) -> Path:
     """The solutions file of ``notebook``, a path under the course's ``notebooks/`` folder."""
     relative = notebook.resolve().relative_to((root or config.NOTEBOOKS_DIR).resolve())
-    return config.SOLUTIONS_DIR / relative.with_suffix(".py")
+    return SOLUTIONS_DIR / relative.with_suffix(".py")
 
 
 def answers(exercise_id: str) -> dict[str | None, str]:
@@ -35,7 +37,7 @@ def answers(exercise_id: str) -> dict[str | None, str]:
     found: dict[str | None, str] = {}
     paths: list[Path] = []
     for pattern in (f"*_{task}.py", f"*_{task}/*.py"):  # solutions/00_welcome.py, solutions/02_cnn/keras.py
-        paths += sorted(config.SOLUTIONS_DIR.glob(pattern))
+        paths += sorted(SOLUTIONS_DIR.glob(pattern))
     for path in paths:
         code = sections(path).get(exercise_id)
         if code is not None:

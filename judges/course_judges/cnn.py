@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from course_utils.tasks import CNN_PARAMS, FRAMEWORK_NAMES, conv_params, dense_params
+
 import numpy as np
 
-from ..tasks import CNN_PARAMS, FRAMEWORK_NAMES, conv_params, dense_params
 from .answers import BadAnswer, Judge, as_array, framework_of, whole_number
 from .core import exercise
 
