@@ -261,7 +261,7 @@ def cmd_nbgrader(args: argparse.Namespace) -> int:
         )
         return 1
     report = nbgrader_course.build_course(
-        out, frameworks=tuple(args.frameworks), withhold_solutions=args.withhold_solutions, course_id=args.course_id
+        out, frameworks=tuple(args.frameworks), withhold_solutions=not args.show_solutions, course_id=args.course_id
     )
     for path in report.notebooks:
         print(f"wrote {path}")
@@ -408,9 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     grader.add_argument("folder", help="the course folder to write (nbgrader_config.py and source/)")
     grader.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
     grader.add_argument(
-        "--withhold-solutions",
+        "--show-solutions",
         action="store_true",
-        help="exercises.solution shows no answer in the released notebooks (check and hint still work)",
+        help="let exercises.solution show worked answers where the references are installed (withheld by default)",
     )
     grader.add_argument("--course-id", default="course", help="nbgrader's course id (default: course)")
     grader.add_argument("--force", action="store_true", help="rewrite source/ if it exists")

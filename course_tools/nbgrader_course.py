@@ -21,49 +21,54 @@ Every cell carries nbgrader's cell metadata (schema 3). Each notebook is first a
 its solutions file, between nbgrader's markers (:func:`course_tools.answers.answered_notebook`).
 A cell that answers an exercise is then split into up to three cells:
 
-- the lines before ``### BEGIN SOLUTION`` (such as the logits the answer works on): read-only;
+- the lines before ``### BEGIN SOLUTION`` (such as the logits the answer works on): read-only, and
+  ending with ``exercises.record(...)``, which records those inputs in the cell's output as it runs;
 - the answer, between the markers: a solution cell, which ``nbgrader generate_assignment`` clears;
-- the ``exercises.check(...)`` line, as ``exercises.require(...)``, which raises for a wrong answer or one
-  left to do: a graded test cell worth :data:`POINTS`, which calls the
-  course's own check, so the ✓ or ✗ a student sees while working is the grade. When the check
-  is also given inputs from the read-only lines, a hidden test recomputes those inputs and checks
-  again, so that the grade does not trust variables the student's cell could have overwritten.
+- the ``exercises.check(...)`` line, as ``exercises.require(...)``: a graded test cell worth
+  :data:`POINTS`. It gives the student the instant ✓ or ✗ (where the class has a judge), and records
+  the answer as plain values in its output.
 
-Every other cell, setup and training included, is read-only. A first read-only cell sets the
-course's fast mode (the bundled sample, few epochs), so that the autograder retrains each
-notebook well within ``Execute.timeout``; with ``withhold_solutions`` it also sets
-``COURSE_SOLUTIONS=withheld``, and ``exercises.solution`` then says so instead of showing the
-answer (``check`` and ``hint`` keep working).
+The grade does not come from what the student's kernel prints: the grader judges the recorded
+values in a process of its own, with the references, after running the submission in a sandbox
+(:mod:`course_tools.grading`, set up in ``nbgrader_config.py``). Every other cell, setup and training
+included, is read-only. A first read-only cell sets the course's fast mode (the bundled sample, few
+epochs), so that the autograder retrains each notebook well within its time limits, and withholds
+the worked solutions (``COURSE_SOLUTIONS=withheld``) unless the course is built with ``--show-solutions``.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from course_utils import config
-from course_utils.exercises import EXERCISES
 from course_utils.tasks import FRAMEWORKS
 
 import nbformat
 
+from . import grading
 from .answers import BEGIN_SOLUTION, answered_notebook, exercise_id, solution_code, solution_regions
 from .notebooks import task_folders, without_check_marks
 
 POINTS = 1  # per exercise: every exercise is a short one
 SCHEMA_VERSION = 3  # nbgrader 0.9's cell metadata schema (nbgrader/nbgraderformat/v3.json)
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 WELCOME = "00_welcome.ipynb"
 # nbgrader's per-cell limit. In fast mode the slowest cell of the ten notebooks, the PyTorch CNN's
 # training, took 30.5 s on two cores (the RNNs' 13-20 s, the MLPs' 3-15 s): over nbgrader's default of
 # 30 s. Cores shared with other work slow it a lot: while another job trained, the whole PyTorch RNN
 # notebook took 130 s instead of 23 s. Ten times the slowest cell covers such a server.
 CELL_TIMEOUT_S = 300
+# The whole notebook, replays after a dead kernel or a stopped cell included: the slowest notebook took
+# about 80 s in fast mode on two idle cores, so a submission that kills its kernel twice still fits.
+NOTEBOOK_TIMEOUT_S = 1800
+# The sandbox's processes together: a task notebook's kernel peaked at 1.51 GB (docs/instructor.md).
+MEMORY_LIMIT_GB = 3.0
 
-CONFIG_TEMPLATE = '''\
+CONFIG_TEMPLATE = (
+    '''\
 """nbgrader's settings for this course, written by `course nbgrader` (course_tools/nbgrader_course.py)."""
 
 c = get_config()  # noqa: F821 (nbgrader defines it when it reads this file)
@@ -77,9 +82,11 @@ c.CourseDirectory.course_id = {course_id!r}
 c.Execute.timeout = {timeout}
 
 # Each assignment has one notebook per framework and a student submits one: report the best
-# notebook's score, out of one notebook's points (`nbgrader export` writes grades.csv).
+# notebook's score, out of one notebook's points, and what needs review (`nbgrader export` writes grades.csv).
 c.ExportApp.plugin_class = "course_tools.nbgrader_export.BestNotebookExport"
 '''
+    + grading.CONFIG
+)
 
 
 @dataclass
@@ -114,9 +121,10 @@ def nbgrader_metadata(grade_id: str, *, locked: bool = False, solution: bool = F
 
 GRADED_NOTE = (
     "This is the graded version of the notebook. Write each answer in the cell under its exercise; the "
-    "read-only cell after it runs the same check (`exercises.require`, which fails on a wrong answer), "
-    "and its ✓ or ✗ is the grade the autograder "
-    f"gives: {POINTS} point per exercise. Run every cell from the top before you submit."
+    "read-only cell after it checks it and records it for grading. When you submit, the grader runs your "
+    f"notebook again and judges each recorded answer itself: {POINTS} point per exercise. An answer that "
+    "raises an error, or stops the kernel, costs that exercise only. Run every cell from the top before "
+    "you submit."
 )
 
 
@@ -140,7 +148,7 @@ def setup_cell(withhold_solutions: bool) -> nbformat.NotebookNode:
         'os.environ.setdefault("COURSE_FAST", "1")',
     ]
     if withhold_solutions:
-        lines.append('os.environ["COURSE_SOLUTIONS"] = "withheld"  # exercises.hint still helps')
+        lines.append('os.environ["COURSE_SOLUTIONS"] = "withheld"  # the worked answers; exercises.hint still helps')
     cell = nbformat.v4.new_code_cell("\n".join(lines), id="course-settings")
     cell.metadata["nbgrader"] = nbgrader_metadata("course-settings", locked=True)
     return cell
@@ -153,30 +161,37 @@ def _code_cell(source: str, metadata: dict, template: nbformat.NotebookNode) -> 
     return cell
 
 
+def recorded_inputs(test: str) -> dict[str, str]:
+    """The keyword inputs of a check line, ``logits=first_logits`` → ``{"logits": "first_logits"}``, but framework."""
+    call = ast.parse(test.strip()).body[0].value  # type: ignore[attr-defined]
+    return {word.arg: ast.unparse(word.value) for word in call.keywords if word.arg and word.arg != "framework"}
+
+
 def exercise_cells(cell: nbformat.NotebookNode, number: int) -> list[nbformat.NotebookNode]:
     """An instructor cell that answers an exercise, as read-only inputs, a solution, and a graded test."""
     lines = cell.source.splitlines()
     regions = solution_regions(cell.source)
     begin, end = regions[0][0], regions[-1][1]
     given, answer, test = "\n".join(lines[:begin]), "\n".join(lines[begin : end + 1]), "\n".join(lines[end + 1 :])
-    # A graded test raises for a wrong answer whatever the student's kernel set COURSE_EXERCISES to.
+    # The graded test records the answer for the grader, and raises for a wrong one as instant feedback.
     test = test.replace("exercises.check(", "exercises.require(")
     name = exercise_id(test)
     if name is None:  # an answer with no check after it: a solution cell, graded by hand if at all
         return [_code_cell(cell.source, nbgrader_metadata(f"answer-{number:02d}", solution=True), cell)]
-    slug = re.sub(r"[^A-Za-z0-9_-]", "-", name)
+    slug = grading.slug(name)
+    inputs = recorded_inputs(test)
+    if inputs:  # recorded as the read-only cell makes them: the answer cell cannot change them afterwards
+        keywords = ", ".join(f"{keyword}={value}" for keyword, value in inputs.items())
+        given = f"{given}\nexercises.record({name!r}, {keywords})".strip("\n")
     cells = []
     if given.strip():
         cells.append(_code_cell(given, nbgrader_metadata(f"{slug}-given", locked=True), cell))
-        if EXERCISES[name].given:
-            # Recompute what the answer was given, from the read-only code, and check against that.
-            test += f"\n{BEGIN_HIDDEN}\n{given}\n{test.strip()}\n{END_HIDDEN}"
     cells.append(_code_cell(answer, nbgrader_metadata(f"{slug}-answer", solution=True), cell))
     cells.append(_code_cell(test, nbgrader_metadata(f"{slug}-check", locked=True, points=POINTS), cell))
     return cells
 
 
-def assignment_notebook(notebook: nbformat.NotebookNode, withhold_solutions: bool = False) -> nbformat.NotebookNode:
+def assignment_notebook(notebook: nbformat.NotebookNode, withhold_solutions: bool = True) -> nbformat.NotebookNode:
     """An instructor notebook as an nbgrader source notebook: every cell with nbgrader's metadata."""
     source = copy.deepcopy(notebook)
     source.metadata.pop("widgets", None)
@@ -204,12 +219,14 @@ def build_course(
     out: Path,
     frameworks: tuple[str, ...] = FRAMEWORKS,
     assignments: tuple[str, ...] | None = None,
-    withhold_solutions: bool = False,
+    withhold_solutions: bool = True,
     course_id: str = "course",
 ) -> CourseReport:
     """Write an nbgrader course into ``out``: ``nbgrader_config.py`` and ``source/<assignment>/``."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "nbgrader_config.py").write_text(CONFIG_TEMPLATE.format(course_id=course_id, timeout=CELL_TIMEOUT_S))
+    settings = {"cell_timeout": CELL_TIMEOUT_S, "notebook_timeout": NOTEBOOK_TIMEOUT_S, "memory_gb": MEMORY_LIMIT_GB}
+    config_text = CONFIG_TEMPLATE.format(course_id=course_id, timeout=CELL_TIMEOUT_S, **settings)
+    (out / "nbgrader_config.py").write_text(config_text)
     report = CourseReport(notebooks=[], exercises=0)
     for assignment, paths in assignment_sources(frameworks).items():
         if assignments is not None and assignment not in assignments:

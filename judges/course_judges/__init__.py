@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 from course_utils.exercises.plain import BadAnswer, decode
 
+import numpy as np
+
 from . import cnn, mlp, rnn, welcome
 from .core import Reference, texts
 from .solutions import SOLUTIONS_DIR, answers
@@ -22,7 +24,7 @@ REFERENCES: dict[str, Reference] = {
     reference.id: reference for module in (welcome, mlp, cnn, rnn) for reference in module.EXERCISES
 }
 
-__all__ = ["REFERENCES", "SOLUTIONS_DIR", "answers", "praise", "verdict", "worked"]
+__all__ = ["REFERENCES", "SOLUTIONS_DIR", "answers", "implausible_given", "praise", "verdict", "worked"]
 
 
 def verdict(exercise_id: str, answer: object, given: Mapping[str, object], strict: bool = False) -> str | None:
@@ -50,3 +52,28 @@ def praise(exercise_id: str) -> str:
 def worked(exercise_id: str) -> str:
     """The worked answer, in words."""
     return texts()[exercise_id]["worked"]
+
+
+def implausible_given(exercise_id: str, given: Mapping[str, object]) -> str | None:
+    """Why the recorded inputs of an exercise cannot be the notebook's own, or None if they can be.
+
+    The grader reads the inputs as the read-only cell that makes them recorded them. Code that ran
+    earlier in the student's kernel could still have replaced the model, so that the inputs are easy
+    to answer for (all-zero logits, whose softmax is 0.1 everywhere): such inputs get no points.
+    """
+    for name, value in given.items():
+        if name == "framework":
+            continue
+        try:
+            array = np.asarray(decode(value), dtype=np.float64)
+        except (TypeError, ValueError):
+            return f"the recorded {name} are not numbers"
+        if not np.all(np.isfinite(array)):
+            return f"the recorded {name} hold NaN or infinite values"
+        if name == "logits" and (array.ndim != 2 or array.shape[0] < 2 or array.shape[1] != 10):
+            return f"the recorded logits have shape {array.shape}, not (images, 10)"
+        if name == "images" and (array.ndim != 3 or array.shape[1:] != (28, 28)):
+            return f"the recorded images have shape {array.shape}, not (images, 28, 28)"
+        if array.size and (np.ptp(array) < 1e-6 or (array.ndim == 2 and np.any(np.ptp(array, axis=1) < 1e-6))):
+            return f"the recorded {name} are constant, not what the trained model and the data give"
+    return None
