@@ -5,10 +5,14 @@
 | ``COURSE_FAST``     | ``1``: the small bundled sample and few epochs            | ``0`` (full)   |
 | ``COURSE_DATASET``  | ``mnist`` or ``fashion_mnist``                            | ``mnist``      |
 | ``COURSE_DATA_DIR`` | where downloaded datasets are cached                      | ``<repo>/data``|
-| ``COURSE_RESULTS_DIR`` | where notebooks write their JSON records               | ``<repo>/results`` |
+| ``COURSE_RESULTS_DIR`` | where notebooks write their JSON records               | ``<repo>/results`` (below) |
 | ``COURSE_SEED``     | the seed of every random number generator                 | the notebook's |
 | ``COURSE_SOLUTIONS``| ``withheld``: ``exercises.solution`` shows no answer      | shown          |
 | ``COURSE_EXERCISES``| ``strict``: an unanswered or wrong exercise raises (tests)| told in a line |
+
+Results go to the project's ``results/`` when this account may write there, else to a folder of the
+account's own, ``$XDG_DATA_HOME/course/results`` (``~/.local/share/course/results``): on a class server
+the course is installed once, read-only for the students, and each student keeps their own records.
 """
 
 from __future__ import annotations
@@ -90,8 +94,22 @@ def data_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """Folder for result records (``COURSE_RESULTS_DIR``, else the project's ``results/``)."""
-    return Path(os.environ.get("COURSE_RESULTS_DIR") or WORK_DIR / "results").expanduser()
+    """Folder for result records: ``COURSE_RESULTS_DIR``, else the project's ``results/`` if this account
+    may write there, else the account's own ``$XDG_DATA_HOME/course/results`` (``~/.local/share/...``).
+
+    On a class server the course is one install that students may read but not write (/opt/course), so
+    each student's records go to their home instead of a ``PermissionError`` in every task notebook.
+    """
+    override = os.environ.get("COURSE_RESULTS_DIR")
+    if override:
+        return Path(override).expanduser()
+    project = WORK_DIR / "results"
+    # The folder, or the nearest folder above it that exists (record_results creates what is missing).
+    existing = next(folder for folder in (project, *project.parents) if folder.exists())
+    if os.access(existing, os.W_OK | os.X_OK):
+        return project
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser()
+    return data_home / "course" / "results"
 
 
 def epochs(full: int, fast: int) -> int:
