@@ -1,6 +1,9 @@
 """Claim: "PyTorch code is easier to debug, Keras errors are hard to trace".
 
-The same shape bug in each framework's CNN, and what its error tells the learner.
+Two bugs, each planted the same way in every framework, and what each error tells the learner:
+the CNN's features reshaped to the wrong size (in the model), and the labels shifted by one (in the
+training loop, so that every framework raises it while it trains). Only a traceback, or a traced
+function's message, that names the faulty line itself counts as leading to the bug.
 """
 
 from __future__ import annotations
@@ -26,7 +29,44 @@ WHEN_RAISED = {
     "Sequential": "building the model",
     "eager": "running the first batch",
     "tf.function": "tracing the first call",
+    "fit": "training, inside fit",
+    "training loop": "training, inside the step",
 }
+# Which bug a case belongs to, by its mode: the model's reshape, or the training loop's labels.
+BUGS = {"model": "the features reshaped to 7 × 7 × 64", "loop": "the labels shifted by one, in the training loop"}
+# The second bug, the same line in every framework: it sits in the loop, a line above the call that
+# trains, where no framework can check it; each raises it from inside its training step.
+LABEL_BUG = "labels = labels + 1  # BUG: the ten classes are 0 to 9, not 1 to 10"
+TRAINING_LOOPS = {
+    "keras": "images, labels = data\n{bug}\nmodel.fit(images, labels, batch_size=BATCH_SIZE, epochs=1, verbose=0)\n",
+    "tensorflow": (
+        "images, labels = data\n{bug}\nfor start in range(0, len(labels), BATCH_SIZE):\n"
+        "    train_step(images[start : start + BATCH_SIZE], labels[start : start + BATCH_SIZE])\n"
+    ),
+    "pytorch": (
+        "images, labels = data\n{bug}\nmodel.train()\nfor start in range(0, len(labels), BATCH_SIZE):\n"
+        "    train_step(images[start : start + BATCH_SIZE], labels[start : start + BATCH_SIZE])\n"
+    ),
+}
+
+
+def training_loop_bug(framework: str, namespace: dict, data: tuple, source_file: Path) -> dict:
+    """Run ``framework``'s training loop with the label bug on ``data`` in ``namespace``; describe its error.
+
+    The loop is written to ``source_file`` and run from there, so that tracebacks show its lines.
+    """
+    from course_utils import cells
+
+    source = f"# The CNN's training loop in {framework}, with one bug.\n" + TRAINING_LOOPS[framework].format(
+        bug=LABEL_BUG
+    )
+    source_file.parent.mkdir(parents=True, exist_ok=True)
+    source_file.write_text(source)
+    try:
+        cells.run_code(source, {**namespace, "data": data}, filename=str(source_file))
+    except Exception as error:  # the point is to look at whatever it raises
+        return describe_error(error, str(source_file))
+    raise AssertionError(f"the {framework} training loop ran without an error")
 
 
 def describe_error(error: BaseException, source_file: str) -> dict:
@@ -59,6 +99,8 @@ def describe_error(error: BaseException, source_file: str) -> dict:
         "type": type(error).__name__,
         "message": "\n".join(message.splitlines()[:MESSAGE_LINES_SHOWN]),
         "message_lines": len(message.splitlines()),
+        # A graph error ends with its cause, below the stack of where the node was defined.
+        "message_end": "\n".join(message.splitlines()[MESSAGE_LINES_SHOWN:][-3:]),
         "frames": len(frames),
         "own_frames": len(own),
         "traceback_line": traceback_line,
@@ -74,13 +116,17 @@ def describe_error(error: BaseException, source_file: str) -> dict:
 
 @dataclass
 class DebuggingReport:
-    """The same shape bug in each framework's CNN, and the error each one raises."""
+    """Two bugs planted the same way in each framework's CNN, and the error each one raises."""
 
     runs: dict[str, dict]
 
     def cases(self) -> list[dict]:
-        """One entry per framework and mode, with its source file."""
-        return [{"framework": name, **case} for name, run in self.runs.items() for case in run["cases"]]
+        """One entry per framework, bug and mode."""
+        return [
+            {"framework": name, "bug": case.get("bug", "model"), **case}
+            for name, run in self.runs.items()
+            for case in run["cases"]
+        ]
 
     def table(self) -> pd.DataFrame:
         import pandas as pd
@@ -91,6 +137,7 @@ class DebuggingReport:
             rows.append(
                 {
                     "framework": f"{case['framework']} ({case['mode']})",
+                    "bug": BUGS[case["bug"]],
                     "raised while": WHEN_RAISED[case["mode"]],
                     "error": error["type"],
                     "points to": f"line {error['pointed_line']}: {error['pointed_source']}",
@@ -110,54 +157,73 @@ class DebuggingReport:
             error = case["error"]
             names = "names the faulty line itself" if error["names_bug_line"] else "does not name the faulty line"
             lines.append(
-                f"{case['framework']} ({case['mode']}): {error['type']} while {WHEN_RAISED[case['mode']]}; "
-                f"it points to `{error['pointed_source']}` and {names}."
+                f"{case['framework']} ({case['mode']}), {BUGS[case['bug']]}: {error['type']} while "
+                f"{WHEN_RAISED[case['mode']]}; it points to `{error['pointed_source']}` and {names}."
             )
         lines.append(f"Verdict on 'PyTorch is easier to debug, Keras errors are hard to trace': {self.decision()}")
         return "\n".join(lines)
 
+    def named(self, framework: str) -> dict[str, bool]:
+        """For each bug ``framework`` raised: did any of its errors name the faulty line (file and line)?"""
+        found: dict[str, bool] = {}
+        for case in self.cases():
+            if case["framework"] == framework:
+                found[case["bug"]] = found.get(case["bug"], False) or bool(case["error"]["names_bug_line"])
+        return found
+
     def decision(self) -> str:
-        """The claim's verdict: whose error leads to the faulty code, and how early it comes."""
+        """The claim's verdict: only an error that names the faulty line counts as leading to it.
 
-        def leads_to_bug(framework: str) -> bool | None:
-            found = [case["error"] for case in self.cases() if case["framework"] == framework]
-            return (
-                any(error["names_bug_line"] or error.get("in_pointed_statement") for error in found) if found else None
-            )
-
-        keras, torch = leads_to_bug("keras"), leads_to_bug("pytorch")
-        if keras is None or torch is None:
+        A traceback that points to the statement around the bug (Keras's ``keras.Sequential(``
+        spans 13 lines) or to the call that trains does not count: the learner still has to find it.
+        """
+        keras, torch = self.named("keras"), self.named("pytorch")
+        if not keras or not torch:
             return "not shown here: Keras or PyTorch did not run."
-        if keras and not torch:
+        bugs = [bug for bug in BUGS if bug in keras and bug in torch]
+        torch_only = [BUGS[bug] for bug in bugs if torch[bug] and not keras[bug]]
+        keras_only = [BUGS[bug] for bug in bugs if keras[bug] and not torch[bug]]
+        both = [BUGS[bug] for bug in bugs if keras[bug] and torch[bug]]
+        if torch_only and not keras_only:
             return (
-                "it does not hold here: Keras's error comes while the model is built, before any data, and its "
-                "traceback points to the statement that holds the faulty line; PyTorch's comes at the first batch, "
-                "in forward, where the layer is used rather than where it was made wrong."
+                f"it holds here, for {' and '.join(torch_only)}: PyTorch's traceback names the faulty line and "
+                f"Keras's does not{'; both name it for ' + ' and '.join(both) if both else ''}."
             )
-        if torch and not keras:
-            return "it holds here: PyTorch's traceback leads to the faulty code, and Keras's does not."
-        if keras and torch:
-            return "it does not hold here: both tracebacks lead to the faulty code."
-        return (
-            "half true here: neither traceback names the faulty line; Keras's error comes earlier, while the model is "
-            "built, PyTorch's at the first batch."
-        )
+        if keras_only and not torch_only:
+            return (
+                f"it does not hold here: Keras's error names the faulty line for {' and '.join(keras_only)}, "
+                "PyTorch's does not."
+            )
+        if torch_only and keras_only:
+            return (
+                f"inconclusive here: PyTorch's traceback names the faulty line for {' and '.join(torch_only)}, "
+                f"Keras's for {' and '.join(keras_only)}."
+            )
+        if both:
+            return f"it does not hold here: both tracebacks name the faulty line, for {' and '.join(both)}."
+        return "inconclusive here: neither framework's traceback names the faulty line of either bug."
 
     def check(self) -> None:
         cases = self.cases()
         if {case["framework"] for case in cases} != {"keras", "tensorflow", "pytorch"}:
-            raise CheckFailed(f"shape bugs were provoked in {sorted({c['framework'] for c in cases})} only.")
+            raise CheckFailed(f"the bugs were provoked in {sorted({c['framework'] for c in cases})} only.")
+        missing = [name for name in ("keras", "tensorflow", "pytorch") if set(self.named(name)) != set(BUGS)]
+        if missing:
+            raise CheckFailed(f"{', '.join(missing)} did not raise both planted bugs.")
+        # What each error must name: the wrong size (7 × 7 × 64), or the shifted label (10).
+        wanted = {"model": str(7 * 7 * 64), "loop": "10"}
         for case in cases:
             error = case["error"]
-            if str(7 * 7 * 64) not in error["message"] or error["pointed_line"] is None:
+            message = error["message"] + "\n" + error.get("message_end", "")
+            if wanted[case["bug"]] not in message or error["pointed_line"] is None:
                 raise CheckFailed(
-                    f"{case['framework']} ({case['mode']}) raised an error that neither names the "
-                    f"wrong size 3136 nor points to a line of the model's file: {error}"
+                    f"{case['framework']} ({case['mode']}) raised an error that neither names "
+                    f"{wanted[case['bug']]} nor points to a line of the buggy file: {error}"
                 )
-        print(f"✓ {len(cases)} errors caught, each naming the wrong size and pointing to a line of the model")
+        print(f"✓ {len(cases)} errors caught, each naming the wrong value and pointing to a line of the buggy file")
 
 
 def provoke_shape_bugs() -> DebuggingReport:
-    """Run the CNN with one shape bug in Keras, TensorFlow (eager and traced) and PyTorch."""
+    """Run the CNN with the shape bug, then its training loop with the label bug, in each framework."""
     jobs = [(name, module, "shape_bug", env, {}) for name, module, env in CNN_WORKERS]
     return DebuggingReport(run_all(jobs, desc="shape bugs", parallel=True))

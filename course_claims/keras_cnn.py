@@ -20,10 +20,11 @@ import numpy as np
 from keras import layers
 
 from .common import BATCH_SIZE, SEED, fixed_batches, image_data, notebook_cnn, scaled_test_images
-from .debugging import describe_error
+from .debugging import describe_error, training_loop_bug
 from .speed import SpeedSettings, measure_throughput
 
-# The debugging claim's planted bug: the dense layer expects the feature maps of a model without pooling.
+# The debugging claim's planted bug, the same in every framework: the feature maps reshaped to the
+# 7 × 7 × 64 values of a model without pooling.
 SHAPE_BUG = ("layers.Flatten(),", "layers.Reshape((7 * 7 * 64,)),  # BUG: the features are 5 × 5 × 64")
 
 
@@ -136,13 +137,19 @@ def reload(folder: str, keras_file: str) -> dict:
 
 
 def shape_bug() -> dict:
-    """Build the notebook's CNN with one shape bug planted, and describe the error it raises."""
-    source_file = config.WORK_DIR / "runs" / "claims-debugging" / "keras_cnn_with_bug.py"
+    """Build the notebook's CNN with the shape bug, train the right one with the label bug; describe both errors."""
+    folder = config.WORK_DIR / "runs" / "claims-debugging"
+    source_file = folder / "keras_cnn_with_bug.py"
     try:
         _notebook(bug=SHAPE_BUG, source_file=source_file)
     except Exception as error:  # the point is to look at whatever it raises
-        return {**_versions(), "cases": [{"mode": "Sequential", "error": describe_error(error, source_file)}]}
-    raise AssertionError("the buggy model was built without an error")
+        cases = [{"bug": "model", "mode": "Sequential", "error": describe_error(error, source_file)}]
+    else:
+        raise AssertionError("the buggy model was built without an error")
+    data = fixed_batches(2)
+    error = training_loop_bug("keras", _notebook(), data, folder / "keras_loop_with_bug.py")
+    cases.append({"bug": "loop", "mode": "fit", "error": error})
+    return {**_versions(), "cases": cases}
 
 
 def graphs() -> dict:

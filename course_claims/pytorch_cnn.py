@@ -23,16 +23,21 @@ from .common import (
     PREDICT_BATCH,
     SEED,
     epoch_seconds,
+    fixed_batches,
     image_data,
     notebook_cnn,
     predict_in_batches,
     scaled_test_images,
 )
-from .debugging import describe_error
+from .debugging import describe_error, training_loop_bug
 from .speed import SpeedSettings, measure_throughput
 
-# The debugging claim's planted bug: the dense layer expects the feature maps of a model without pooling.
-SHAPE_BUG = ("nn.Linear(64 * 5 * 5, 10)", "nn.Linear(64 * 7 * 7, 10)  # BUG: the features are 64 × 5 × 5")
+# The debugging claim's planted bug, the same in every framework: the feature maps reshaped to the
+# 7 × 7 × 64 values of a model without pooling (the notebook flattens them, as Keras's Flatten does).
+SHAPE_BUG = (
+    "return self.logits(self.dropout(torch.flatten(self.features(images), start_dim=1)))",
+    "return self.logits(self.dropout(self.features(images).reshape(-1, 64 * 7 * 7)))  # BUG: 64 × 5 × 5",
+)
 
 
 def _notebook(**kwargs) -> dict:
@@ -180,15 +185,21 @@ def reload(folder: str) -> dict:
 
 
 def shape_bug() -> dict:
-    """Run the notebook's CNN with one shape bug planted, and describe the error it raises."""
-    source_file = config.WORK_DIR / "runs" / "claims-debugging" / "pytorch_cnn_with_bug.py"
+    """Run the notebook's CNN with the shape bug, and its training loop with the label bug; describe both errors."""
+    folder = config.WORK_DIR / "runs" / "claims-debugging"
+    source_file = folder / "pytorch_cnn_with_bug.py"
     model = _notebook(bug=SHAPE_BUG, source_file=source_file)["model"]
     images = torch.from_numpy(image_data(channels_first=True, n_train=BATCH_SIZE).x_train)
     try:
         model(images)
     except Exception as error:  # the point is to look at whatever it raises
-        return {**_versions(), "cases": [{"mode": "eager", "error": describe_error(error, source_file)}]}
-    raise AssertionError("the buggy model ran without an error")
+        cases = [{"bug": "model", "mode": "eager", "error": describe_error(error, source_file)}]
+    else:
+        raise AssertionError("the buggy model ran without an error")
+    data = tuple(torch.from_numpy(array) for array in fixed_batches(2, channels_first=True))
+    error = training_loop_bug("pytorch", _notebook(), data, folder / "pytorch_loop_with_bug.py")
+    cases.append({"bug": "loop", "mode": "training loop", "error": error})
+    return {**_versions(), "cases": cases}
 
 
 def halve_until_small(x):

@@ -16,15 +16,25 @@ from course_utils.system import setup
 import numpy as np
 import tensorflow as tf
 
-from .common import BATCH_SIZE, SEED, epoch_seconds, image_data, notebook_cnn, predict_in_batches, scaled_test_images
-from .debugging import describe_error
+from .common import (
+    BATCH_SIZE,
+    SEED,
+    epoch_seconds,
+    fixed_batches,
+    image_data,
+    notebook_cnn,
+    predict_in_batches,
+    scaled_test_images,
+)
+from .debugging import describe_error, training_loop_bug
 from .speed import SpeedSettings, measure_throughput
 
 IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
-# The debugging claim's planted bug: the dense layer expects the feature maps of a model without pooling.
+# The debugging claim's planted bug, the same in every framework: the feature maps reshaped to the
+# 7 × 7 × 64 values of a model without pooling.
 SHAPE_BUG = (
-    "self.logits = Dense(5 * 5 * 64, 10)",
-    "self.logits = Dense(7 * 7 * 64, 10)  # BUG: the features are 5 × 5 × 64",
+    "x = tf.reshape(self.features(images), (-1, 5 * 5 * 64))",
+    "x = tf.reshape(self.features(images), (-1, 7 * 7 * 64))  # BUG: the features are 5 × 5 × 64",
 )
 
 
@@ -140,8 +150,10 @@ def reload(folder: str, saved_models: dict[str, str]) -> dict:
 
 
 def shape_bug() -> dict:
-    """Run the notebook's CNN with one shape bug planted, eagerly and traced, and describe the errors they raise."""
-    source_file = config.WORK_DIR / "runs" / "claims-debugging" / "tensorflow_cnn_with_bug.py"
+    """Run the notebook's CNN with the shape bug, eagerly and traced, and its training loop with the label
+    bug; describe the errors they raise."""
+    folder = config.WORK_DIR / "runs" / "claims-debugging"
+    source_file = folder / "tensorflow_cnn_with_bug.py"
     model = _notebook(bug=SHAPE_BUG, source_file=source_file)["model"]
     images = image_data(n_train=BATCH_SIZE).x_train
     cases = []
@@ -149,9 +161,12 @@ def shape_bug() -> dict:
         try:
             forward(images)
         except Exception as error:  # the point is to look at whatever it raises
-            cases.append({"mode": mode, "error": describe_error(error, source_file)})
+            cases.append({"bug": "model", "mode": mode, "error": describe_error(error, source_file)})
         else:
             raise AssertionError(f"the buggy model ran without an error ({mode})")
+    data = fixed_batches(2)
+    error = training_loop_bug("tensorflow", _notebook(), data, folder / "tensorflow_loop_with_bug.py")
+    cases.append({"bug": "loop", "mode": "training loop", "error": error})
     return {**_versions(), "cases": cases}
 
 

@@ -215,30 +215,24 @@ def test_describe_error_needs_exactly_one_marked_line(tmp_path: Path, marks: int
         debugging.describe_error(ValueError("boom"), str(path))
 
 
-def test_debugging_check_wants_the_wrong_size_named(tmp_path: Path) -> None:
-    def case(message: str, pointed: int | None = 5) -> dict:
-        return {
-            "cases": [
-                {
-                    "mode": "eager",
-                    "error": {
-                        "type": "E",
-                        "message": message,
-                        "pointed_line": pointed,
-                        "pointed_source": "x",
-                        "names_bug_line": False,
-                        "own_frames": 1,
-                        "frames": 3,
-                        "message_lines": 1,
-                    },
-                }
-            ]
-        }
+def test_debugging_check_wants_the_wrong_value_named_for_both_bugs(tmp_path: Path) -> None:
+    def case(bug: str, message: str, pointed: int | None = 5, end: str = "") -> dict:
+        error = {"type": "E", "message": message, "message_end": end, "pointed_line": pointed, "pointed_source": "x"}
+        error |= {"names_bug_line": False, "own_frames": 1, "frames": 3, "message_lines": 1}
+        return {"bug": bug, "mode": "eager" if bug == "model" else "training loop", "error": error}
 
-    good = {name: case("shapes (128x1600 and 3136x10)") for name in ("keras", "tensorflow", "pytorch")}
+    def run(*cases: dict) -> dict:
+        return {"cases": list(cases)}
+
+    model, loop = case("model", "shapes (128x1600 and 3136x10)"), case("loop", "graph error", end="label value of 10")
+    good = {name: run(model, loop) for name in ("keras", "tensorflow", "pytorch")}
     debugging.DebuggingReport(good).check()
-    with pytest.raises(CheckFailed, match="neither names the wrong size"):
-        debugging.DebuggingReport({**good, "pytorch": case("something went wrong")}).check()
+    with pytest.raises(CheckFailed, match="neither names 3136"):
+        debugging.DebuggingReport({**good, "pytorch": run(case("model", "something went wrong"), loop)}).check()
+    with pytest.raises(CheckFailed, match="neither names 10"):
+        debugging.DebuggingReport({**good, "keras": run(model, case("loop", "graph error"))}).check()
+    with pytest.raises(CheckFailed, match="did not raise both"):
+        debugging.DebuggingReport({**good, "tensorflow": run(model)}).check()
     with pytest.raises(CheckFailed, match="only"):
         debugging.DebuggingReport({"keras": good["keras"]}).check()
 
@@ -724,24 +718,40 @@ def test_easiest_verdict_has_a_branch_for_each_outcome(lines: dict, decision: st
     assert easiest.decision(lines).startswith(decision)
 
 
-def debugging_report(keras: dict, pytorch: dict) -> object:
-    def case(mode: str, facts: dict) -> dict:
-        return {"cases": [{"mode": mode, "error": {"names_bug_line": False, "in_pointed_statement": False, **facts}}]}
+def debugging_report(keras: tuple[bool, bool], pytorch: tuple[bool, bool], statement: bool = False) -> object:
+    """A report where each framework's errors name the faulty line of the (model, loop) bugs or not."""
 
-    return debugging.DebuggingReport({"keras": case("Sequential", keras), "pytorch": case("eager", pytorch)})
+    def run(mode: str, names: tuple[bool, bool]) -> dict:
+        return {
+            "cases": [
+                {"bug": bug, "mode": mode, "error": {"names_bug_line": named, "in_pointed_statement": statement}}
+                for bug, named in zip(("model", "loop"), names)
+            ]
+        }
+
+    return debugging.DebuggingReport({"keras": run("Sequential", keras), "pytorch": run("eager", pytorch)})
 
 
 @pytest.mark.parametrize(
     "keras, pytorch, decision",
     [
-        ({"in_pointed_statement": True}, {}, "it does not hold here: Keras's error comes while the model is built"),
-        ({}, {"names_bug_line": True}, "it holds here: PyTorch's traceback leads to the faulty code"),
-        ({"names_bug_line": True}, {"in_pointed_statement": True}, "it does not hold here: both tracebacks lead"),
-        ({}, {}, "half true here: neither traceback names the faulty line"),
+        ((False, False), (True, False), "it holds here, for the features reshaped to 7 × 7 × 64: PyTorch's"),
+        ((False, False), (True, True), "it holds here, for the features reshaped to 7 × 7 × 64 and the labels"),
+        ((True, False), (True, True), "it holds here, for the labels shifted by one, in the training loop: PyT"),
+        ((True, False), (False, False), "it does not hold here: Keras's error names the faulty line"),
+        ((True, False), (False, True), "inconclusive here: PyTorch's traceback names the faulty line for the lab"),
+        ((True, True), (True, True), "it does not hold here: both tracebacks name the faulty line"),
+        ((False, False), (False, False), "inconclusive here: neither framework's traceback names the faulty line"),
     ],
 )
-def test_debugging_verdict_has_a_branch_for_each_outcome(keras: dict, pytorch: dict, decision: str) -> None:
+def test_debugging_verdict_has_a_branch_for_each_outcome(keras: tuple, pytorch: tuple, decision: str) -> None:
     assert debugging_report(keras, pytorch).decision().startswith(decision)
+
+
+def test_debugging_verdict_counts_no_traceback_that_only_points_to_the_statement_around_the_bug() -> None:
+    # Keras pointed to the 13-line keras.Sequential( statement that holds the bug: not the line itself.
+    decision = debugging_report((False, False), (False, False), statement=True).decision()
+    assert decision.startswith("inconclusive here")
 
 
 def test_describe_error_knows_the_statement_that_holds_the_bug(tmp_path: Path) -> None:
