@@ -93,6 +93,11 @@ class SandboxedExecute(Execute):
     notebook_timeout = Integer(1800, help="Seconds for the whole notebook; cells after it are not run.").tag(
         config=True
     )
+    # An exercise's answer is a few lines (a count, a softmax, two optimizer steps): it needs far less
+    # than the training cells, and a loop there should not hold up the whole class's grading.
+    answer_timeout = Integer(120, help="Seconds for an answer cell (the `timeout` is for the others).").tag(
+        config=True
+    )
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km=None) -> tuple[NotebookNode, dict]:
         self.nb, self.resources = nb, resources
@@ -137,7 +142,8 @@ class SandboxedExecute(Execute):
                             failures[later] = spent
                             self.nb.cells[later].outputs = [_error("NotRun", spent)]
                     return None
-                self.timeout = int(min(cell_timeout, left))
+                limit = self.answer_timeout if utils.is_solution(cell) else cell_timeout
+                self.timeout = int(min(limit, left))
                 try:
                     self.preprocess_cell(cell, self.resources, index)
                 except DeadKernelError:
@@ -302,7 +308,8 @@ c.Autograde.autograde_preprocessors = [
     SaveCourseGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 c.OverwriteCells.add_missing_cells = True
-c.SandboxedExecute.timeout = {cell_timeout}  # per cell, in seconds
+c.SandboxedExecute.timeout = {cell_timeout}  # per read-only cell (training), in seconds
+c.SandboxedExecute.answer_timeout = {answer_timeout}  # per answer cell
 c.SandboxedExecute.notebook_timeout = {notebook_timeout}  # the whole notebook, replays after a failure included
 c.SandboxedKernelManager.memory_limit_gb = {memory_gb}
 """

@@ -64,6 +64,8 @@ CELL_TIMEOUT_S = 300
 # The whole notebook, replays after a dead kernel or a stopped cell included: the slowest notebook took
 # about 80 s in fast mode on two idle cores, so a submission that kills its kernel twice still fits.
 NOTEBOOK_TIMEOUT_S = 1800
+# An answer cell: a few lines that count parameters or take two optimizer steps, under a second here.
+ANSWER_TIMEOUT_S = 120
 # The sandbox's processes together: a task notebook's kernel peaked at 1.51 GB (docs/instructor.md).
 MEMORY_LIMIT_GB = 3.0
 
@@ -182,7 +184,7 @@ def exercise_cells(cell: nbformat.NotebookNode, number: int) -> list[nbformat.No
     inputs = recorded_inputs(test)
     if inputs:  # recorded as the read-only cell makes them: the answer cell cannot change them afterwards
         keywords = ", ".join(f"{keyword}={value}" for keyword, value in inputs.items())
-        given = f"{given}\nexercises.record({name!r}, {keywords})".strip("\n")
+        given = f'{given}\nexercises.record("{name}", {keywords})'.strip("\n")
     cells = []
     if given.strip():
         cells.append(_code_cell(given, nbgrader_metadata(f"{slug}-given", locked=True), cell))
@@ -224,7 +226,12 @@ def build_course(
 ) -> CourseReport:
     """Write an nbgrader course into ``out``: ``nbgrader_config.py`` and ``source/<assignment>/``."""
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"cell_timeout": CELL_TIMEOUT_S, "notebook_timeout": NOTEBOOK_TIMEOUT_S, "memory_gb": MEMORY_LIMIT_GB}
+    settings = {
+        "cell_timeout": CELL_TIMEOUT_S,
+        "answer_timeout": ANSWER_TIMEOUT_S,
+        "notebook_timeout": NOTEBOOK_TIMEOUT_S,
+        "memory_gb": MEMORY_LIMIT_GB,
+    }
     config_text = CONFIG_TEMPLATE.format(course_id=course_id, timeout=CELL_TIMEOUT_S, **settings)
     (out / "nbgrader_config.py").write_text(config_text)
     report = CourseReport(notebooks=[], exercises=0)

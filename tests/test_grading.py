@@ -1,0 +1,245 @@
+"""Grades an instructor can trust: students who try to cheat, autograded by the real ``nbgrader`` commands.
+
+Each submission below is a released notebook answered as the instructor's source answers it, except
+the cells named. ``course nbgrader`` builds the course with its grading pipeline
+(course_tools/grading.py): the sandbox, the time limits, and the answers judged out of the student's
+reach. Fast mode, about 10 to 20 s a notebook; the Keras MLP gets every cheat, the TensorFlow and
+PyTorch MLPs and the Keras CNN a few each, and honest students full marks in all of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytest.importorskip("nbgrader", reason="an instructor's set-up: pip install -r requirements-instructor.txt")
+from nbgrader.api import Gradebook  # noqa: E402
+
+from course_tools import grading, nbgrader_course, sandbox  # noqa: E402
+
+if sandbox.shutil.which("bwrap") is None:  # CI installs it (.ci/run); say so rather than grade unsandboxed
+    pytest.skip("bubblewrap is not installed: apt-get install bubblewrap", allow_module_level=True)
+
+ANSWER_TIMEOUT_S = 30  # for this test's loop: an honest answer takes well under a second
+WIDER, SOFTMAX, MOMENTUM = "mlp-wider-answer", "mlp-softmax-answer", "mlp-momentum-answer"
+ZEROS = {WIDER: "wide_params = 0", SOFTMAX: "by_hand = 0", MOMENTUM: "w_after = 0"}
+REPLACES_CHECK = (
+    "from course_utils import exercises\n\n"
+    "exercises.check = exercises.require = lambda *args, **kwargs: print('✓ right')\n"
+    "wide_params = 0"
+)
+REPLACES_JUDGE = (
+    "import course_utils.exercises\n\ncourse_utils.exercises.judge = lambda *args, **kwargs: None\nwide_params = 0"
+)
+KILLS_KERNEL = "import os\n\nos._exit(1)"
+# Reads the references, the gradebook, the course's source notebooks (answers in them) and the other
+# submissions, wherever the grader has them: the sandbox shows none of them.
+SPIES = """from pathlib import Path
+targets = {targets!r}
+seen = [target for target in targets if Path(target).exists()]
+print("SEEN", seen)
+wide_params = 203_530"""
+
+
+def everyone(code: str) -> dict[str, str]:
+    return {WIDER: code.replace("NAME", "wide_params"), SOFTMAX: code.replace("NAME", "by_hand"),
+            MOMENTUM: code.replace("NAME", "w_after")}  # fmt: skip
+
+
+STEALS_SOLUTIONS = everyone(
+    "import os\n\nos.environ.pop('COURSE_SOLUTIONS', None)\nfrom course_utils import exercises\n\n"
+    "exercises.solution('mlp.wider')\nimport course_judges\n\n"
+    "exec(course_judges.answers('mlp.wider')['keras'])\nNAME = 0"
+)
+# Each submission: the answer cells it changes, and the points it deserves (of 3).
+KERAS_MLP: dict[str, tuple[dict[str, str | None], int]] = {
+    "right": ({}, 3),
+    "all_wrong": (
+        {
+            WIDER: "wide_params = 101_770",
+            SOFTMAX: "by_hand = np.full((5, 10), 0.1)",
+            MOMENTUM: "w_after = np.array([1.0, -2.0])",
+        },
+        0,
+    ),  # fmt: skip
+    "raises": ({WIDER: "raise ValueError('not today')"}, 2),
+    "replaces_check": ({**ZEROS, WIDER: REPLACES_CHECK}, 0),
+    "replaces_judge": ({**ZEROS, WIDER: REPLACES_JUDGE}, 0),
+    "patches_numpy": ({**ZEROS, WIDER: "import numpy\n\nnumpy.allclose = lambda *a, **k: True\nwide_params = 0"}, 0),
+    # The hidden test used to recompute its inputs with the model: the recorded logits are the real ones.
+    "replaces_model": (
+        {
+            SOFTMAX: "class Zeros:\n    def predict(self, x, **kwargs):\n        return np.zeros((len(x), 10))\n\n"
+            "model = Zeros()\nfirst_logits = model.predict(x_test[:5])\nby_hand = np.full((5, 10), 0.1)"
+        },
+        2,
+    ),  # fmt: skip
+    "imports_references": (everyone("from course_utils.exercises.mlp import WIDE_PARAMS\nNAME = WIDE_PARAMS"), 0),
+    "steals_solutions": (STEALS_SOLUTIONS, 0),
+    "kills_kernel": ({WIDER: KILLS_KERNEL}, 2),
+    "loops_forever": ({WIDER: "while True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass"}, 2),
+    "always_equal": (
+        {
+            WIDER: "class Yes(int):\n    def __eq__(self, other):\n        return True\n\n"
+            "    __hash__ = int.__hash__\n\nwide_params = Yes(0)"
+        },
+        2,
+    ),  # fmt: skip
+    "spies": ({}, 3),  # its wider answer is filled in by the fixture, with the paths it looks for
+}
+# Cells of the submission changed beside the answers: a test cell edited, a grade id renamed.
+EDITED_TEST = ("edits_test", "mlp-softmax-check", 2)
+RENAMED_ID = ("renames_id", "mlp-momentum-check", 2)
+OTHERS = {  # (assignment, notebook): submissions
+    ("mlp", "tensorflow"): {"right": ({}, 3), "replaces_check": ({**ZEROS, WIDER: REPLACES_CHECK}, 0)},
+    ("mlp", "pytorch"): {"right": ({}, 3), "kills_kernel": ({MOMENTUM: KILLS_KERNEL}, 2)},
+    ("cnn", "keras"): {"right": ({}, 3),
+                       "replaces_judge": ({"cnn-third_conv-answer": REPLACES_JUDGE.replace("wide_params", "third_shape")
+                                           + "\nthird_params = 0"}, 2)},
+}  # fmt: skip
+# What failed rather than was wrong: these grades must be marked for review, with a reason.
+REVIEWED = {
+    "raises": "raised ValueError",
+    "kills_kernel": "the kernel died",
+    "loops_forever": "time limit",
+    "imports_references": "raised ModuleNotFoundError",
+    "edits_test": "were edited",
+    "renames_id": "missing from the submission",
+    "replaces_check": "no answer was recorded",  # the check it put in place records nothing
+}
+
+
+def nbgrader(course: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=1800
+    )
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done.stdout + done.stderr
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+@dataclass
+class Graded:
+    course: Path
+    scores: dict[tuple[str, str, str], float]  # (assignment, notebook, student) → points
+    reviews: dict[tuple[str, str, str], list[str]]  # the reasons of grades that need review
+
+
+def submit(course: Path, assignment: str, name: str, student: str, changes: dict, edit=None) -> None:
+    released = read(course / "release" / assignment / f"{name}.ipynb")
+    notebook = nbgrader_course.answered(released, read(course / "source" / assignment / f"{name}.ipynb"), changes)
+    if edit is not None:
+        edit(notebook)
+    target = course / "submitted" / student / assignment / f"{name}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, target)
+
+
+def edit_test(notebook: nbformat.NotebookNode) -> None:
+    cell = nbgrader_course.cells_by_grade_id(notebook)["mlp-softmax-check"]
+    cell.source = "print('✓ Softmax by hand: right')"
+
+
+def rename_id(notebook: nbformat.NotebookNode) -> None:
+    nbgrader_course.cells_by_grade_id(notebook)["mlp-momentum-check"].metadata["nbgrader"]["grade_id"] = "mine"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    course = tmp_path_factory.mktemp("graded-course")
+    nbgrader_course.build_course(course, frameworks=("keras", "tensorflow", "pytorch"), assignments=("mlp", "cnn"))
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write(f"c.SandboxedExecute.answer_timeout = {ANSWER_TIMEOUT_S}\n")
+    for assignment in ("mlp", "cnn"):
+        nbgrader(course, "generate_assignment", assignment)
+    import course_judges
+
+    targets = [str(course / "gradebook.db"), str(course / "source"), str(course / "submitted" / "right"),
+               str(Path(course_judges.__file__).parent), str(Path.home())]  # fmt: skip
+    for student, (changes, _) in KERAS_MLP.items():
+        if student == "spies":
+            changes = {WIDER: SPIES.format(targets=targets)}
+        submit(course, "mlp", "keras", student, changes)
+    submit(course, "mlp", "keras", EDITED_TEST[0], {}, edit_test)
+    submit(course, "mlp", "keras", RENAMED_ID[0], {}, rename_id)
+    for (assignment, name), submissions in OTHERS.items():
+        for student, (changes, _) in submissions.items():
+            submit(course, assignment, name, f"{name}_{student}", changes)
+    for assignment in ("mlp", "cnn"):
+        nbgrader(course, "autograde", assignment)
+        nbgrader(course, "generate_feedback", assignment)
+    nbgrader(course, "export", "--to", "grades.csv")
+    nbgrader(course, "export", "--to", "notebooks.csv", "--exporter", "course_tools.nbgrader_export.NotebooksExport")
+    scores, reviews = {}, {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for assignment in ("mlp", "cnn"):
+            for submission in gradebook.assignment_submissions(assignment):
+                for notebook in submission.notebooks:
+                    key = (assignment, notebook.name, submission.student.id)
+                    scores[key] = notebook.score
+                    reviews[key] = [
+                        c.auto_comment for c in notebook.comments if (c.auto_comment or "").startswith("Marked")
+                    ]
+    return Graded(course, scores, reviews)
+
+
+def expected() -> dict[tuple[str, str, str], int]:
+    points = {("mlp", "keras", student): deserved for student, (_, deserved) in KERAS_MLP.items()}
+    points |= {("mlp", "keras", student): deserved for student, _, deserved in (EDITED_TEST, RENAMED_ID)}
+    for (assignment, name), submissions in OTHERS.items():
+        points |= {(assignment, name, f"{name}_{student}"): deserved for student, (_, deserved) in submissions.items()}
+    return points
+
+
+def test_every_submission_gets_the_grade_it_deserves(graded: Graded) -> None:
+    got = {key: graded.scores[key] for key in expected()}
+    assert got == expected()
+
+
+def test_failures_are_marked_for_review_with_their_reason_and_wrong_answers_are_not(graded: Graded) -> None:
+    for student, reason in REVIEWED.items():
+        reasons = " ".join(graded.reviews[("mlp", "keras", student)])
+        assert reason in reasons, (student, reasons)
+    for student in ("right", "all_wrong", "replaces_model", "always_equal"):
+        assert graded.reviews[("mlp", "keras", student)] == [], student
+
+
+def test_the_sandbox_shows_no_reference_gradebook_or_other_submission(graded: Graded) -> None:
+    notebook = read(graded.course / "autograded" / "spies" / "mlp" / "keras.ipynb")
+    printed = "".join(out.get("text", "") for cell in notebook.cells for out in cell.get("outputs", []))
+    assert "SEEN []" in printed, re.findall(r"SEEN .*", printed)
+
+
+def test_feedback_and_exports_say_what_needs_review(graded: Graded) -> None:
+    feedback = (graded.course / "feedback" / "kills_kernel" / "mlp" / "keras.html").read_text()
+    assert "Marked for review" in feedback and "kernel died" in feedback
+    wrong = (graded.course / "feedback" / "all_wrong" / "mlp" / "keras.html").read_text()
+    assert "128 hidden units" in " ".join(wrong.split())  # the judge's own words, from the grader
+    for export in ("grades.csv", "notebooks.csv"):
+        with open(graded.course / export, newline="") as file:
+            rows = [row for row in csv.DictReader(file) if row["assignment"] == "mlp" and row["notebook"] == "keras"]
+        by_student = {row["student_id"]: row for row in rows}
+        assert (
+            by_student["kills_kernel"]["needs_review"] == "True"
+            and "kernel died" in by_student["kills_kernel"]["reasons"]
+        )
+        assert by_student["right"]["needs_review"] == "False" and float(by_student["right"]["score"]) == 3
+        assert by_student["all_wrong"]["needs_review"] == "False"
+
+
+def test_the_grader_states_its_pipeline_in_the_course_config(tmp_path: Path) -> None:
+    nbgrader_course.build_course(tmp_path, assignments=())
+    text = (tmp_path / "nbgrader_config.py").read_text()
+    for name in ("SandboxedExecute", "JudgeRecordedAnswers", "MarkTamperedCells", "SaveCourseGrades"):
+        assert name in text
+    assert grading.REVIEW == "Marked for review"
