@@ -1,35 +1,45 @@
-"""Run a class on a real JupyterHub with nbgrader: a manual check for maintainers, not run by pytest or CI.
+"""Run a class on a real JupyterHub with nbgrader and real Unix accounts: run by CI (.ci/run) as root.
 
-From the repository root, with the course's virtual environment active:
+From the repository root, as root (it creates and removes system accounts), with the course's virtual
+environment active:
 
     pip install -r classroom/requirements.txt             # jupyterhub and the idle culler
-    npm install --prefix /tmp/chp configurable-http-proxy@5.3.0
+    npm install --prefix /tmp/chp configurable-http-proxy@5.3.0      # needs Node >= 20
     python tests/hub/run_class.py --proxy /tmp/chp/node_modules/.bin/configurable-http-proxy
 
-On 127.0.0.1 it starts JupyterHub with classroom/jupyterhub_config.py (the instructor's real file) and
-overrides only what a throwaway run needs: every user's server runs as the current account in a
-temporary home (SimpleLocalProcessSpawner, which sets HOME and USER), logins are the hub's dummy
-ones (the script uses tokens), ports and folders are temporary, and each student's
-~/.jupyter/nbgrader_config.py names them, because nbgrader tells students apart by their system
-account (nbgrader.utils.get_username), which these students share. Then, every step through the
-hub's proxy with a token that the hub minted for that user:
+It creates an instructor and two students as system accounts (``useradd``; prefixed ``rc-`` so that they
+cannot be anyone's real account, in the group ``class``, homes 0700 in a temporary folder) and removes
+them at the end. On 127.0.0.1 it starts JupyterHub as root with classroom/jupyterhub_config.py (the
+instructor's real file, PAM logins for the group ``class`` included) and overrides only what this machine
+needs: JupyterHub's LocalProcessSpawner, which starts each server as its own account like the file's
+systemdspawner but without a systemd unit (containers and CI have no running systemd, so the memory and
+CPU limits are not enforced here), and ports and folders. Nothing sets COURSE_RESULTS_DIR: each account
+records its results where course_utils.config puts them. Then, every step through the hub's proxy with
+a token that the hub minted for that user:
 
-- the instructor's server builds the course (``course nbgrader``, the Keras MLP), generates and
+- the instructor's account builds the course (``course nbgrader``, the Keras MLP), generates and
   releases the assignment (the formgrader's API, which its Manage Assignments page calls);
 - each student's server fetches it, answers it (alice right, bob with one wrong answer) through the
   contents API and submits it (the Assignments tab's endpoints);
+- alice, from her own account, tries what a student with a terminal could: read bob's home and
+  notebook, the instructor's source notebooks (answers) and gradebook, list the exchange's inbound
+  folder, move the course's exchange folder aside, and ``nbgrader submit --student rc-bob`` with her
+  answers; each must fail or be refused at collect (course_tools.exchange.OwnerCheckedCollect);
 - the instructor's server collects, autogrades, writes and releases the feedback; the students fetch it.
 
 It prints PASS or FAIL per check and the scores, stops the hub, the proxy and every server (also on
-failure) and exits 0 only if all pass. Its files go to a temporary folder (kept with --keep).
+failure), removes the accounts and exits 0 only if all pass. Its files go to a temporary folder (kept
+with --keep, the accounts removed all the same).
 """
 
 from __future__ import annotations
 
 import argparse
+import grp
 import html
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -43,7 +53,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +66,14 @@ from manual_checks import Report, poll  # noqa: E402
 
 from course_tools.nbgrader_course import answered  # noqa: E402
 
-INSTRUCTOR, COURSE_ID, ASSIGNMENT, NOTEBOOK = "instructor", "course", "mlp", "keras"
+# System accounts made for the run: the prefix keeps them apart from anyone's real account, and the comment
+# marks them as the script's, so that accounts left by a run that was killed can be removed safely.
+PREFIX, MARKER, GROUP = "rc-", "course tests/hub/run_class.py", "class"  # GROUP: classroom/jupyterhub_config.py
+INSTRUCTOR, COURSE_ID, ASSIGNMENT, NOTEBOOK = f"{PREFIX}instructor", "course", "mlp", "keras"
+ALICE, BOB = f"{PREFIX}alice", f"{PREFIX}bob"
 # Each student's answers: the instructor's, but bob counts the 128-unit model's parameters for the wider one.
-STUDENTS: dict[str, dict[str, str | None]] = {"alice": {}, "bob": {"mlp-wider-answer": "wide_params = 101_770"}}
-EXPECTED = {"alice": 3.0, "bob": 2.0}  # one point per exercise (course_tools/nbgrader_course.POINTS)
+STUDENTS: dict[str, dict[str, str | None]] = {ALICE: {}, BOB: {"mlp-wider-answer": "wide_params = 101_770"}}
+EXPECTED = {ALICE: 3.0, BOB: 2.0}  # one point per exercise (course_tools/nbgrader_course.POINTS)
 SERVICE = "class-runner"  # the hub service whose token this script holds
 
 
@@ -115,45 +129,141 @@ class Hub:
         return request(f"{self.base}/user/{name}/{path}", token or self.tokens[name], method, body, timeout)
 
 
+OPENED = "RUN_CLASS_OPENED"  # set in the private mount namespace that main() re-runs the script in
+# Run as root in a mount namespace of its own: a copy of ``open`` (the course's Python) is bound in a
+# tmpfs that covers its closed parent (/root), so that every account can reach it; the rest of the parent
+# is hidden from everything the script starts, and the host's mounts are untouched.
+OPEN_SCRIPT = (
+    'set -e; stage=$(mktemp -d); mount --bind "$1" "$stage"; mount -t tmpfs -o mode=0755 run-class "$2"; '
+    'mkdir -p "$1"; mount --move "$stage" "$1"; rmdir "$stage"; shift 2; exec "$@"'
+)
+
+
+def closed_folder(python: Path) -> tuple[Path, Path] | None:
+    """The first folder on the way to the course's Python that other accounts may not enter, and its
+    child on that way; None if every account can run it (as from /opt/course/.venv on a class server)."""
+    for path in (python, Path(os.path.realpath(python))):
+        folders = [*reversed(path.parents), path]
+        for folder, child in zip(folders, folders[1:], strict=False):
+            if not os.stat(folder).st_mode & 0o001:
+                return folder, child
+    return None
+
+
+def account(name: str) -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+@contextmanager
+def accounts(homes: Path) -> Iterator[None]:
+    """The instructor and students as system accounts in the group ``class``, homes 0700; removed at the end."""
+    if os.geteuid() != 0:
+        raise SetupError("run it as root: it creates system accounts (useradd) and starts the hub as root")
+    made_group = False
+    try:
+        grp.getgrnam(GROUP)
+    except KeyError:
+        subprocess.run(["groupadd", GROUP], check=True, capture_output=True)
+        made_group = True
+    made: list[str] = []
+    try:
+        for name in [INSTRUCTOR, *STUDENTS]:
+            existing = account(name)
+            if existing and existing.pw_gecos != MARKER:
+                raise SetupError(f"the account {name} exists and is not this script's: remove it or rename ours")
+            if existing:  # left by a run that was killed before its clean-up
+                subprocess.run(["userdel", "--remove", name], check=True, capture_output=True)
+            home = homes / name
+            subprocess.run(
+                ["useradd", "--comment", MARKER, "--home-dir", str(home), "--create-home", "--user-group"]
+                + ["--groups", GROUP, "--shell", "/bin/bash", name],
+                check=True,
+                capture_output=True,
+            )
+            made.append(name)
+            home.chmod(0o700)  # as adduser's default on Debian 12 and Ubuntu 22.04: a home is its owner's alone
+        yield
+    finally:
+        for name in made:
+            left = [p for p in psutil.process_iter(["username"]) if p.info["username"] == name]
+            for process in left:  # a kernel or server that outlived the hub: the account's own processes
+                process.kill()
+            psutil.wait_procs(left, timeout=10)
+            subprocess.run(["userdel", name], capture_output=True)  # the home goes with the temporary folder
+        if made_group:
+            subprocess.run(["groupdel", GROUP], capture_output=True)
+        print(
+            f"removed the accounts {', '.join(made) or '(none made)'}"
+            + (f" and the group {GROUP}" if made_group else "")
+        )
+
+
+def user_env(name: str, bin_dir: Path, etc: Path) -> dict[str, str]:
+    """The environment a user's own terminal has on the class server: their home, the course's tools first."""
+    home = account(name).pw_dir
+    path = f"{bin_dir}{os.pathsep}/usr/local/bin:/usr/bin:/bin"
+    return {
+        "HOME": home,
+        "USER": name,
+        "LOGNAME": name,
+        "PATH": path,
+        "JUPYTER_CONFIG_PATH": str(etc),
+        "LANG": "C.UTF-8",
+    }
+
+
+def as_user(
+    name: str, command: list[str], bin_dir: Path, etc: Path, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``command`` as the account ``name`` (its uid, its groups, its home): what they could do in a terminal."""
+    drop = ["setpriv", f"--reuid={name}", f"--regid={account(name).pw_gid}", "--init-groups"]
+    return subprocess.run(
+        [*drop, *command],
+        cwd=cwd or account(name).pw_dir,
+        env=user_env(name, bin_dir, etc),  # nothing of root's own environment
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def write_configs(scratch: Path, proxy: str, ports: dict[str, int], token: str) -> Path:
     """The throwaway hub's config (the course's file, then overrides) and the users' nbgrader configs."""
-    exchange, etc = scratch / "exchange", scratch / "etc" / "jupyter"
-    exchange.mkdir(mode=0o777)
+    exchange, etc, private = scratch / "exchange", scratch / "etc" / "jupyter", scratch / "hub"
+    # nbgrader's exchange root: every account writes there (nbgrader's docs), and the sticky bit keeps a
+    # student from moving the course's folder (the instructor's) aside and putting a forged one in its place.
+    exchange.mkdir()
+    exchange.chmod(0o1777)
     etc.mkdir(parents=True)
+    # The hub's own files (its config holds the service's token, its database every user's): root's alone.
+    private.mkdir(mode=0o700)
     # Every server's nbgrader config: the course's exchange settings, with the exchange moved here.
     (etc / "nbgrader_config.py").write_text(
         f"load_subconfig({str(REPO / 'classroom' / 'nbgrader_config.py')!r})\nc.Exchange.root = {str(exchange)!r}\n"
     )
-    homes = scratch / "home"
     # The instructor's own config points the formgrader at their course (nbgrader's docs do the same).
-    (homes / INSTRUCTOR / ".jupyter").mkdir(parents=True)
-    (homes / INSTRUCTOR / ".jupyter" / "nbgrader_config.py").write_text(
-        f"c.CourseDirectory.root = {str(homes / INSTRUCTOR / 'course')!r}\n"
-        # Here every submission belongs to the one account the script runs as; on the real server each
-        # student's own, and collect warns of a submission owned by someone other than its student.
-        "c.ExchangeCollect.check_owner = False\n"
-    )
-    # On the real server each student is a system account, which nbgrader takes as the student id.
-    for student in STUDENTS:
-        (homes / student / ".jupyter").mkdir(parents=True)
-        student_config = homes / student / ".jupyter" / "nbgrader_config.py"
-        student_config.write_text(f"c.CourseDirectory.student_id = {student!r}\n")
+    instructor = account(INSTRUCTOR)
+    own = Path(instructor.pw_dir) / ".jupyter"
+    own.mkdir()
+    (own / "nbgrader_config.py").write_text(f"c.CourseDirectory.root = {str(Path(instructor.pw_dir) / 'course')!r}\n")
+    for path in (own, own / "nbgrader_config.py"):
+        os.chown(path, instructor.pw_uid, instructor.pw_gid)
     overrides = {
         "JupyterHub.bind_url": f"http://127.0.0.1:{ports['public']}",
         "JupyterHub.hub_bind_url": f"http://127.0.0.1:{ports['hub']}",
         "ConfigurableHTTPProxy.api_url": f"http://127.0.0.1:{ports['proxy_api']}",
         "ConfigurableHTTPProxy.command": [proxy],
-        "ConfigurableHTTPProxy.pid_file": str(scratch / "proxy.pid"),
-        "JupyterHub.pid_file": str(scratch / "hub.pid"),
-        "JupyterHub.db_url": f"sqlite:///{scratch / 'hub.sqlite'}",
-        "JupyterHub.cookie_secret_file": str(scratch / "cookie_secret"),
-        "JupyterHub.authenticator_class": "dummy",
-        "Authenticator.allowed_users": set(STUDENTS),
-        "JupyterHub.spawner_class": "simple",
-        "SimpleLocalProcessSpawner.home_dir_template": str(homes / "{username}"),
-        "Spawner.environment": {"JUPYTER_CONFIG_PATH": str(etc), "COURSE_RESULTS_DIR": str(scratch / "results")},
-        # Jupyter refuses to run as root without it (containers and CI machines often run as root).
-        "Spawner.args": ["--allow-root"] if os.geteuid() == 0 else [],
+        "ConfigurableHTTPProxy.pid_file": str(private / "proxy.pid"),
+        "JupyterHub.pid_file": str(private / "hub.pid"),
+        "JupyterHub.db_url": f"sqlite:///{private / 'hub.sqlite'}",
+        "JupyterHub.cookie_secret_file": str(private / "cookie_secret"),
+        "Authenticator.admin_users": {INSTRUCTOR},
+        # Each server as its own account, like systemdspawner but without systemd (none runs in a container).
+        "JupyterHub.spawner_class": "localprocess",
+        "Spawner.environment": {"JUPYTER_CONFIG_PATH": str(etc)},
     }
     lines = [f"load_subconfig({str(REPO / 'classroom' / 'jupyterhub_config.py')!r})"]
     lines += [f"c.{name} = {value!r}" for name, value in overrides.items()]
@@ -164,7 +274,7 @@ def write_configs(scratch: Path, proxy: str, ports: dict[str, int], token: str) 
         f"'name': {SERVICE!r}, 'services': [{SERVICE!r}], "
         "'scopes': ['admin:users', 'admin:servers', 'tokens', 'access:servers']})",
     ]
-    config = scratch / "jupyterhub_config.py"
+    config = private / "jupyterhub_config.py"
     config.write_text("\n".join(lines) + "\n")
     return config
 
@@ -176,12 +286,12 @@ def jupyterhub(scratch: Path, proxy: str, bin_dir: Path) -> Iterator[Hub]:
     token = secrets.token_hex(32)
     config = write_configs(scratch, proxy, ports, token)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # as if the venv were active
-    log = scratch / "jupyterhub.log"
+    log = scratch / "hub" / "jupyterhub.log"
     with log.open("w") as out:
         # Its own process group, so that stopping it reaches the proxy and servers it leaves behind.
         process = subprocess.Popen(
             [str(bin_dir / "jupyterhub"), "-f", str(config)],
-            cwd=scratch,
+            cwd=scratch / "hub",
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -257,15 +367,79 @@ def contents(hub: Hub, name: str, path: str, body: object = None) -> Any:
     return hub.user(name, "GET" if body is None else "PUT", f"api/contents/{quoted}", body)
 
 
-def run_class(hub: Hub, report: Report, python: Path, homes: Path) -> dict[str, float]:
-    """Release, fetch, answer, submit, collect, autograde, feedback; the scores by student."""
-    # The instructor builds the course in their home, as docs/classroom.md says (here: one framework).
-    subprocess.run(
-        [str(python), "-m", "course_tools.cli", "nbgrader", "course", "--frameworks", NOTEBOOK],
-        cwd=homes / INSTRUCTOR,
-        check=True,
-        capture_output=True,
+def denied(name: str, what: str, bin_dir: Path, etc: Path, code: str) -> tuple[bool, str]:
+    """Run ``code`` in Python as ``name``; True if the system refused it with PermissionError (what a student sees)."""
+    done = as_user(name, [str(bin_dir / "python"), "-c", code], bin_dir, etc)
+    refused = done.returncode != 0 and "PermissionError" in done.stderr
+    said = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.stdout.strip()[-300:]
+    return refused, f"{what}: {said or 'no error'}"
+
+
+def attempts(hub: Hub, report: Report, bin_dir: Path, etc: Path, exchange: Path) -> None:
+    """What alice, a student with a terminal on the server, could try against bob and the instructor."""
+    bob, teacher = Path(account(BOB).pw_dir), Path(account(INSTRUCTOR).pw_dir)
+    course = teacher / "course"
+    notebook = f"{NOTEBOOK}.ipynb"
+    answers, inbound = course / "source" / ASSIGNMENT / notebook, exchange / COURSE_ID / "inbound"
+    reads = {
+        "bob's home": f"import os; print(os.listdir({str(bob)!r}))",
+        "bob's notebook": f"print(open({str(bob / ASSIGNMENT / notebook)!r}).read()[:80])",
+        "the instructor's source notebook (answers)": f"print(open({str(answers)!r}).read()[:80])",
+        "the gradebook": f"print(open({str(course / 'gradebook.db')!r}, 'rb').read()[:16])",
+        "the exchange's inbound folder (everyone's submissions)": f"import os; print(os.listdir({str(inbound)!r}))",
+        "the course's exchange folder, moved aside": (
+            f"import os; os.rename({str(exchange / COURSE_ID)!r}, {str(exchange / 'mine')!r})"
+        ),
+    }
+    assert (course / "gradebook.db").is_file() and (bob / ASSIGNMENT).is_dir(), "nothing to try to read"
+    for what, code in reads.items():
+        refused, said = denied(ALICE, what, bin_dir, etc, code)
+        report.check(f"{ALICE} cannot reach {what}", refused, said)
+    # alice's results go to her own home: the read-only cell of every task notebook records one there.
+    record = (
+        "import numpy as np; from course_utils import results; from course_utils.data import Dataset; "
+        "x = np.zeros((10, 28, 28), np.uint8); y = np.arange(10, dtype=np.uint8); "
+        "print(results.record_results('mlp', 'keras', 0.9, 1.0, 10, 1, Dataset(x, y, x, y, source='sample'), '1'))"
     )
+    done = as_user(ALICE, [str(bin_dir / "python"), "-c", record], bin_dir, etc)
+    written = done.stdout.strip().splitlines()[-1] if done.returncode == 0 else done.stderr.strip()[-400:]
+    report.check(f"{ALICE} records results in her own home", written.startswith(account(ALICE).pw_dir + "/"), written)
+    # alice submits her own (right) answers under bob's name, after bob's own submission: nbgrader's collect
+    # would take it as bob's newest. The exchange accepts the file; the course's collect must refuse it.
+    submit = [str(bin_dir / "nbgrader"), "submit", ASSIGNMENT, "--course", COURSE_ID, "--student", BOB]
+    forged = as_user(ALICE, submit, bin_dir, etc)
+    report.check(
+        f"{ALICE} files a submission under {BOB}'s name (to be refused at collect)",
+        forged.returncode == 0,
+        (forged.stderr.strip().splitlines() or ["(no output)"])[-1],
+    )
+
+
+def server_accounts(name: str) -> list[str]:
+    """The accounts that run ``name``'s single-user server (JUPYTERHUB_USER in its environment)."""
+    found = []
+    for process in psutil.process_iter(["username", "cmdline"]):
+        if not any("jupyterhub-singleuser" in part for part in process.info["cmdline"] or []):
+            continue
+        try:
+            if process.environ().get("JUPYTERHUB_USER") == name:
+                found.append(process.info["username"])
+        except psutil.Error:  # it ended meanwhile
+            continue
+    return found
+
+
+def run_class(hub: Hub, report: Report, bin_dir: Path, etc: Path, exchange: Path) -> dict[str, float]:
+    """Release, fetch, answer, submit, what alice tries, collect, autograde, feedback; the scores by student."""
+    # The instructor builds the course in their home, from a terminal of their own (docs/classroom.md).
+    built = as_user(
+        INSTRUCTOR,
+        [str(bin_dir / "python"), "-m", "course_tools.cli", "nbgrader", "course", "--frameworks", NOTEBOOK],
+        bin_dir,
+        etc,
+    )
+    if built.returncode != 0:
+        raise SetupError(f"course nbgrader as {INSTRUCTOR} failed:\n{built.stdout[-2000:]}{built.stderr[-3000:]}")
     hub.start_server(INSTRUCTOR)
     formgrader(hub, f"assignment/{ASSIGNMENT}/assign")
     formgrader(hub, f"assignment/{ASSIGNMENT}/release")
@@ -275,8 +449,15 @@ def run_class(hub: Hub, report: Report, python: Path, homes: Path) -> dict[str, 
 
     for student, changes in STUDENTS.items():
         hub.start_server(student)
+        servers = server_accounts(student)  # started by the hub, which runs as root
         fetched = [a for a in assignments(hub, student, "fetch") if a["status"] == "fetched"]
-        report.check(f"{student} fetches", fetched, [n["notebook_id"] for a in fetched for n in a["notebooks"]])
+        where = Path(account(student).pw_dir) / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        owned = where.exists() and pwd.getpwuid(where.stat().st_uid).pw_name
+        report.check(
+            f"{student} fetches into their own home, as their own account",
+            fetched and owned == student and servers == [student],
+            f"{where} owned by {owned}; the server runs as {servers}",
+        )
         path = f"{ASSIGNMENT}/{NOTEBOOK}.ipynb"
         notebook = answered(nbformat.from_dict(contents(hub, student, path)["content"]), source, changes)
         contents(hub, student, path, {"type": "notebook", "format": "json", "content": notebook})
@@ -285,13 +466,28 @@ def run_class(hub: Hub, report: Report, python: Path, homes: Path) -> dict[str, 
         report.check(f"{student} submits", len(stamps) == 1, stamps)
 
     try:  # a student's token opens their own server only
-        hub.user(INSTRUCTOR, "GET", "api/contents", token=hub.tokens[next(iter(STUDENTS))])
+        hub.user(INSTRUCTOR, "GET", "api/contents", token=hub.tokens[ALICE])
         report.check("a student's token is refused by the instructor's server", False, "it was accepted")
     except SetupError as refused:
         report.check("a student's token is refused by the instructor's server", " 403 " in str(refused), refused)
+    try:
+        hub.user(BOB, "GET", "api/contents", token=hub.tokens[ALICE])
+        report.check("alice's token is refused by bob's server", False, "it was accepted")
+    except SetupError as refused:
+        report.check("alice's token is refused by bob's server", " 403 " in str(refused), refused)
+
+    attempts(hub, report, bin_dir, etc, exchange)
 
     collected = formgrader(hub, f"assignment/{ASSIGNMENT}/collect")
-    report.check("collect", all(f"{s} {ASSIGNMENT}" in collected["log"] for s in STUDENTS), collected["log"].strip())
+    log = collected["log"]
+    report.check(
+        "collect takes each student's own submission", all(f"{s} {ASSIGNMENT}" in log for s in STUDENTS), log.strip()
+    )
+    report.check(
+        f"collect refuses the submission {ALICE} filed as {BOB}",
+        f"written by {ALICE}" in log,
+        "refused" if f"written by {ALICE}" in log else "not refused",
+    )
     for student in STUDENTS:
         start = time.perf_counter()
         formgrader(hub, f"submission/{ASSIGNMENT}/{student}/autograde")
@@ -300,6 +496,7 @@ def run_class(hub: Hub, report: Report, python: Path, homes: Path) -> dict[str, 
     formgrader(hub, f"assignment/{ASSIGNMENT}/release_feedback")
     rows = hub.user(INSTRUCTOR, "GET", f"formgrader/api/submissions/{ASSIGNMENT}")
     scores = {row["student"]: row["score"] for row in rows if row["student"] in STUDENTS}
+    # bob's 2 is his own submission's; with alice's forgery collected as his, he would have her 3.
     report.check("scores", scores == EXPECTED, f"{scores} (expected {EXPECTED}, out of {rows[0]['max_score']})")
 
     for student in STUDENTS:
@@ -329,21 +526,46 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, homes, exchange)")
     args = parser.parse_args()
-    python = args.venv / "bin" / "python"
     if not (args.venv / "bin" / "jupyterhub").exists():
         parser.error(f"no jupyterhub in {args.venv}: pip install -r classroom/requirements.txt")
     if not args.proxy:
         parser.error("no configurable-http-proxy: npm install --prefix DIR configurable-http-proxy@5.3.0; --proxy ...")
+    if os.geteuid() != 0:
+        parser.error("run it as root: it creates system accounts (useradd) and starts each server as its own")
+    for tool in ("useradd", "userdel", "groupadd", "setpriv"):
+        if not shutil.which(tool):
+            parser.error(f"{tool} is missing (Debian: apt-get install passwd util-linux)")
+    bin_dir = args.venv.absolute() / "bin"
+    closed = closed_folder(bin_dir / "python")
+    if closed and os.environ.get(OPENED):
+        parser.error(
+            f"{bin_dir / 'python'} is still closed to other accounts at {closed[0]}: make the course's "
+            "environment from a Python that every account may run (as /opt/course/.venv is)"
+        )
+    if closed:
+        # The students' servers, kernels and terminals run as their own accounts, so they must be able to run
+        # the course's Python. One made by pyenv in root's home (this course's CI machine) is not: re-run in a
+        # mount namespace where its folder is reachable, the same interpreter and packages, nothing copied.
+        folder, child = closed
+        print(f"{folder} is closed to other accounts: running in a mount namespace that opens {child}", flush=True)
+        command = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", OPEN_SCRIPT, "sh"]
+        command += [str(child), str(folder), sys.executable, *sys.argv]
+        os.execvpe("unshare", command, {**os.environ, OPENED: "1"})
+    # Every account must be able to enter it (the homes, the exchange, the servers' config are inside).
     scratch = Path(tempfile.mkdtemp(prefix="run-class-"))
+    scratch.chmod(0o755)
+    (scratch / "home").mkdir(mode=0o755)
     report, start = Report(), time.perf_counter()
     try:
-        with jupyterhub(scratch, args.proxy, python.parent) as hub:
-            scores = run_class(hub, report, python, scratch / "home")
+        with ExitStack() as stack:
+            stack.enter_context(accounts(scratch / "home"))
+            hub = stack.enter_context(jupyterhub(scratch, args.proxy, bin_dir))
+            scores = run_class(hub, report, bin_dir, scratch / "etc" / "jupyter", scratch / "exchange")
             print("scores: " + ", ".join(f"{name} {score:g}" for name, score in scores.items()))
     except (SetupError, subprocess.CalledProcessError) as error:
-        report.check("setup", False, error)
+        report.check("setup", False, f"{error}\n{getattr(error, 'stderr', '') or ''}")
     finally:
-        log = scratch / "jupyterhub.log"
+        log = scratch / "hub" / "jupyterhub.log"
         if report.failed and log.exists():
             print(f"the hub's log (servers included) ends:\n{log.read_text()[-4000:]}")
         if args.keep:
