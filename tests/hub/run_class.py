@@ -528,8 +528,9 @@ def main() -> int:
     args = parser.parse_args()
     if not (args.venv / "bin" / "jupyterhub").exists():
         parser.error(f"no jupyterhub in {args.venv}: pip install -r classroom/requirements.txt")
-    if not args.proxy:
+    if not args.proxy or not shutil.which(args.proxy):
         parser.error("no configurable-http-proxy: npm install --prefix DIR configurable-http-proxy@5.3.0; --proxy ...")
+    args.proxy = str(Path(shutil.which(args.proxy)).absolute())  # the hub runs it from its own folder
     if os.geteuid() != 0:
         parser.error("run it as root: it creates system accounts (useradd) and starts each server as its own")
     for tool in ("useradd", "userdel", "groupadd", "setpriv"):
