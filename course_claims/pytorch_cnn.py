@@ -30,7 +30,7 @@ from .common import (
     scaled_test_images,
 )
 from .debugging import describe_error, training_loop_bug
-from .speed import SpeedSettings, measure_throughput
+from .speed import SpeedSettings
 
 # The debugging claim's planted bug, the same in every framework: the feature maps reshaped to the
 # 7 × 7 × 64 values of a model without pooling (the notebook flattens them, as Keras's Flatten does).
@@ -73,26 +73,57 @@ def _logits(forward, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         return predict_in_batches(lambda batch: forward(torch.from_numpy(batch)).numpy(), x, batch_size)
 
 
-def throughput(settings: dict, compiled: bool = False) -> dict:
-    """Training and inference images per second, eager or with ``torch.compile``."""
-    settings = SpeedSettings(**settings)
-    notebook = _notebook()
-    model = notebook["model"]
+class SpeedTrial:
+    """One speed variant: the notebook's model and ``train_step``, eager, compiled or under bf16 autocast."""
+
+    def __init__(self, setting: str, data, settings: SpeedSettings):
+        notebook = _notebook()
+        self.model, self.data, self.settings = notebook["model"], data, settings
+        self.params, self.n_test = sum(p.numel() for p in self.model.parameters()), data.n_test
+        # dynamic=False: every batch has the same shape, so the compiled graph never needs to generalise.
+        forward = torch.compile(self.model, dynamic=False) if setting == "compile" else self.model
+        if setting == "bf16":
+            # PyTorch's CPU guide: autocast the forward pass only; the loss and backward run outside it.
+            def forward(images, model=self.model):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return model(images).float()
+
+        self.forward = forward
+        notebook["model"] = forward  # the notebook's train_step calls whatever `model` names when it runs
+        self.train_epoch = _trainer({**notebook, "model": self.model})
+        self.loaders: dict[int, DataLoader] = {}
+
+    def train(self, size: int) -> float:
+        if size not in self.loaders:
+            self.loaders[size] = _loader(self.data.x_train[:size], self.data.y_train[:size], self.settings.batch_size)
+        return epoch_seconds(self.train_epoch, self.loaders[size], 1)[0]
+
+    def predict(self) -> float:
+        self.model.eval()
+        start = time.perf_counter()
+        _logits(self.forward, self.data.x_test, self.settings.inference_batch)
+        return time.perf_counter() - start
+
+
+def speed_trials(settings: SpeedSettings, variants: list[str]) -> dict[str, SpeedTrial]:
+    """The speed claim's variants of this worker: ``eager``, ``compile`` (torch.compile), ``bf16`` (autocast)."""
     data = image_data(channels_first=True)
-    # dynamic=False: every batch has the same shape, so the compiled graph never needs to generalise.
-    forward = torch.compile(model, dynamic=False) if compiled else model
-    notebook["model"] = forward  # the notebook's train_step calls whatever `model` names when it runs
-    train_epoch = _trainer(notebook)
+    return {setting: SpeedTrial(setting, data, settings) for setting in variants}
 
-    def train_epochs(size: int, count: int) -> list[float]:
-        return epoch_seconds(train_epoch, _loader(data.x_train[:size], data.y_train[:size], settings.batch_size), count)
 
-    def predict():
-        forward.eval()
-        return _logits(forward, data.x_test, settings.inference_batch)
-
-    measured = measure_throughput(train_epochs, predict, len(data.y_train), data.n_test, settings)
-    return {**measured, **_versions(), "params": sum(p.numel() for p in model.parameters())}
+def matmul_peaks(size: int = 2048, seconds: float = 1.0) -> dict:
+    """GFLOP/s of a ``size``² matrix multiply in float32 and bfloat16, each repeated for about ``seconds``."""
+    setup("pytorch", seed=SEED)
+    peaks = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        a @ b  # warm-up: oneDNN picks and builds its kernel
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            a @ b
+            count += 1
+        peaks[str(dtype).removeprefix("torch.")] = 2 * size**3 * count / (time.perf_counter() - start) / 1e9
+    return {"gflops": peaks, "threads": torch.get_num_threads(), "size": size}
 
 
 def train(epochs: int, n_train: int | None = None, log_dir: str | None = None, export_dir: str | None = None) -> dict:

@@ -27,7 +27,7 @@ from .common import (
     scaled_test_images,
 )
 from .debugging import describe_error, training_loop_bug
-from .speed import SpeedSettings, measure_throughput
+from .speed import SpeedSettings
 
 IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
 # The debugging claim's planted bug, the same in every framework: the feature maps reshaped to the
@@ -67,28 +67,33 @@ def _trainer(notebook: dict, compiled: bool):
     return train_epoch
 
 
-def throughput(settings: dict, compiled: bool = False) -> dict:
-    """Training and inference images per second, eager or with ``tf.function``."""
-    settings = SpeedSettings(**settings)
-    notebook = _notebook()
-    model = notebook["model"]
+class SpeedTrial:
+    """One speed variant: the notebook's model and training step, traced (``function``) or eager (``eager``)."""
+
+    def __init__(self, setting: str, data, settings: SpeedSettings):
+        notebook = _notebook()
+        model = notebook["model"]
+        self.train_epoch = _trainer(notebook, compiled=setting == "function")
+        self.forward = tf.function(model.__call__, input_signature=[IMAGES]) if setting == "function" else model
+        self.data, self.settings = data, settings
+        self.params, self.n_test = _params(model), data.n_test
+        self.batches: dict[int, tf.data.Dataset] = {}
+
+    def train(self, size: int) -> float:
+        if size not in self.batches:
+            self.batches[size] = _batches(self.data.x_train[:size], self.data.y_train[:size], self.settings.batch_size)
+        return epoch_seconds(self.train_epoch, self.batches[size], 1)[0]
+
+    def predict(self) -> float:
+        start = time.perf_counter()
+        predict_in_batches(self.forward, self.data.x_test, self.settings.inference_batch)
+        return time.perf_counter() - start
+
+
+def speed_trials(settings: SpeedSettings, variants: list[str]) -> dict[str, SpeedTrial]:
+    """The speed claim's variants of this worker: ``function`` (the notebook's tf.function) and ``eager``."""
     data = image_data()
-    train_epoch = _trainer(notebook, compiled)
-    forward = tf.function(model.__call__, input_signature=[IMAGES]) if compiled else model
-
-    def train_epochs(size: int, count: int) -> list[float]:
-        return epoch_seconds(
-            train_epoch, _batches(data.x_train[:size], data.y_train[:size], settings.batch_size), count
-        )
-
-    measured = measure_throughput(
-        train_epochs,
-        lambda: predict_in_batches(forward, data.x_test, settings.inference_batch),
-        len(data.y_train),
-        data.n_test,
-        settings,
-    )
-    return {**measured, **_versions(), "params": _params(model)}
+    return {setting: SpeedTrial(setting, data, settings) for setting in variants}
 
 
 def train(epochs: int, n_train: int | None = None, log_dir: str | None = None, export_dir: str | None = None) -> dict:
