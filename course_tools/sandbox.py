@@ -95,7 +95,8 @@ def sandbox_command(
         command += ["--unshare-user"]
     for system in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         command += ["--ro-bind-try", system, system]
-    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/home"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]  # joblib's semaphores
+    command += ["--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/home"]
     command += ["--tmpfs", "/run"]
     runtime = runtime_paths()
     # bubblewrap makes a bound folder's parents with the host's modes, and /root is 0700: open them

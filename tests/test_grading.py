@@ -164,8 +164,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
         nbgrader(course, "generate_assignment", assignment)
     import course_judges
 
-    targets = [str(course / "gradebook.db"), str(course / "source"), str(course / "submitted" / "right"),
-               str(Path(course_judges.__file__).parent), str(Path.home())]  # fmt: skip
+    judges = Path(course_judges.__file__).parent
+    targets = [str(course / "gradebook.db"), str(course / "source" / "mlp" / "keras.ipynb"),
+               str(course / "submitted" / "right" / "mlp" / "keras.ipynb"), str(judges / "__init__.py"),
+               str(judges / "solutions" / "01_mlp" / "keras.py")]  # fmt: skip
     for student, (changes, _) in KERAS_MLP.items():
         if student == "spies":
             changes = {WIDER: SPIES.format(targets=targets)}
