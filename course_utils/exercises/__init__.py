@@ -89,7 +89,7 @@ def _references() -> ModuleType | None:
     """The instructor's side, ``course_judges``, where it is installed (a learner's own set-up)."""
     try:
         import course_judges
-    except ImportError:
+    except (ImportError, OSError):  # not installed, or installed where this account may not read it
         return None
     return course_judges
 
