@@ -5,12 +5,12 @@
 1. for Fashion-MNIST, the Debian package's folder ``/usr/share/datasets/fashion-mnist``;
 2. the cache folder (``COURSE_DATA_DIR``, default ``<repo>/data``), one sub-folder per dataset,
    which holds the four IDX files uncompressed (``train-images-idx3-ubyte``), each checked against
-   the sha256 of its contents; a ``.gz`` that an earlier version of the course left there is
-   unpacked into it rather than downloaded again;
+   the sha256 of its contents;
 3. a download of the four original ``.gz`` files from the mirrors below, each checked against
    its published checksum, then unpacked into the cache (the ``.gz`` is not kept);
-4. the 5,000-digit MNIST sample bundled in ``data/mnist_sample.npz``, with one line
-   that says so and how to get the full set.
+4. for MNIST only, the 5,000-digit sample bundled in ``data/mnist_sample.npz``, with one line
+   that says so and how to get the full set. Fashion-MNIST has no sample: when it cannot be had,
+   :class:`DataError` says how to get it, rather than digits arriving where clothes were asked for.
 
 ``course_tools.data_import`` (``course data --from DIR``) fills the cache from local copies instead,
 compressed or not, under the original names or common variants, checked by their contents.
@@ -79,6 +79,7 @@ class DatasetSpec:
     mirrors: tuple[str, ...]
     system_dirs: tuple[Path, ...] = ()
     licence: str = ""
+    system_package: str = ""  # the Debian package that fills system_dirs
 
 
 def _load_specs() -> dict[str, DatasetSpec]:
@@ -90,6 +91,7 @@ def _load_specs() -> dict[str, DatasetSpec]:
             tuple(spec["mirrors"]),
             tuple(Path(folder) for folder in spec.get("system_dirs", ())),
             spec["licence"],
+            spec.get("system_package", ""),
         )
         for name, spec in manifest.items()
     }
@@ -289,17 +291,13 @@ def _valid_cached(path: Path, remote: RemoteFile) -> bool:
 def find_on_disk(spec: DatasetSpec, cache_dir: Path | None = None) -> Path | None:
     """The folder that holds all four of the dataset's files, a system folder first, else None.
 
-    Only their presence is looked at, uncompressed or as a ``.gz`` that an earlier version of the
-    course cached; :func:`ensure_files` also checks the cached ones' contents.
+    Only their presence is looked at; :func:`ensure_files` also checks the cached ones' contents.
     """
     for folder in spec.system_dirs:
         if all((folder / remote.name).is_file() for remote in spec.files.values()):
             return folder
     folder = (cache_dir or config.data_dir()) / spec.name
-    present = all(
-        (folder / remote.plain_name).is_file() or (folder / remote.name).is_file() for remote in spec.files.values()
-    )
-    return folder if present else None
+    return folder if all((folder / remote.plain_name).is_file() for remote in spec.files.values()) else None
 
 
 def cached_paths(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
@@ -311,8 +309,7 @@ def cached_paths(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
 def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, Path]:
     """Paths of the dataset's four files, from a system folder, the cache, or a download.
 
-    A file missing from the cache is unpacked from a ``.gz`` that an earlier version of the course
-    left there, else downloaded; either way only contents that match are kept.
+    A file missing from the cache is downloaded, and kept only if its contents match.
     """
     found = find_on_disk(spec, cache_dir)
     if found is not None and found in spec.system_dirs:
@@ -323,8 +320,6 @@ def ensure_files(spec: DatasetSpec, cache_dir: Path | None = None) -> dict[str, 
     try:
         # Wrong files are removed first, so that no failure below can leave one in the cache.
         missing = [key for key, remote in spec.files.items() if not _valid_cached(paths[key], remote)]
-        # Leftovers are unpacked before any download, so that they are used offline too.
-        missing = [key for key in missing if not _unpacked_leftover(spec.files[key], paths[key])]
         # Every missing file is tried, so the ones that download are kept even when another cannot be had.
         for key in missing:
             remote = spec.files[key]
@@ -359,28 +354,6 @@ def raise_failures(failures: list[str], folder: Path) -> None:
         with contextlib.suppress(OSError):
             folder.rmdir()
         raise DataError("\n".join(failures))
-
-
-def _unpacked_leftover(remote: RemoteFile, target: Path) -> bool:
-    """Unpack the ``.gz`` that an earlier version of the course cached beside ``target``, if there is one.
-
-    The ``.gz`` is removed either way: once unpacked it is not needed, and a wrong one is downloaded again.
-    """
-    leftover = target.with_name(remote.name)
-    if not leftover.is_file():
-        return False
-    try:
-        install_file(leftover, remote, target)
-        return True
-    except DataError:
-        print(
-            f"{leftover}, cached by an earlier version of the course, is damaged or not the "
-            f"{remote.description or remote.plain_name}; removing it so it is downloaded again.",
-            file=sys.stderr,
-        )
-        return False
-    finally:
-        leftover.unlink()
 
 
 def install_file(source: Path, remote: RemoteFile, target: Path) -> Path:
@@ -418,6 +391,11 @@ def how_to_get(name: str) -> str:
         f"`course data --dataset {name} --from FOLDER`, which checks them and copies them, uncompressed, "
         f"into {config.data_dir() / name}. A classroom can share one folder: "
         "set COURSE_DATA_DIR (see docs/instructor.md)."
+        + (
+            f" On Debian or Ubuntu, `apt-get install {spec.system_package}` installs it in {spec.system_dirs[0]}."
+            if (spec := SPECS.get(name)) and spec.system_package
+            else ""
+        )
     )
 
 
@@ -463,7 +441,8 @@ def load_dataset(name: str | None = None, fast: bool | None = None, allow_sample
 
     ``name`` defaults to ``COURSE_DATASET`` (``mnist``); ``fast`` to ``COURSE_FAST``.
     If the full MNIST cannot be had and ``allow_sample`` is true, the bundled sample
-    is returned and one line says so; otherwise :class:`DataError` is raised.
+    is returned and one line says so; otherwise :class:`DataError` is raised. The sample is
+    MNIST digits, so it never stands in for another dataset: that one's error is raised.
     """
     name = name or config.dataset_name()
     if name not in SPECS:
@@ -474,6 +453,12 @@ def load_dataset(name: str | None = None, fast: bool | None = None, allow_sample
     try:
         x_train, y_train, x_test, y_test = _arrays_from_files(ensure_files(SPECS[name]))
     except DataError as error:
+        if name != "mnist":
+            # The bundled sample is MNIST digits: returned here, it would train a clothes notebook on digits.
+            raise DataError(
+                f"{error}\nThe course bundles no sample of {name}, so nothing can stand in for it. {how_to_get(name)} "
+                "To train on MNIST instead, unset COURSE_DATASET."
+            ) from error
         if not allow_sample:
             raise
         sample = load_sample()

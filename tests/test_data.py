@@ -1,10 +1,10 @@
-"""Loading MNIST and Fashion-MNIST: the real IDX files, downloads from a local mirror, imports, and bad input.
+"""Loading MNIST and Fashion-MNIST: downloads from a local mirror, the cache, imports, bad input, and the real files.
 
-The reference MNIST files live in ``shared/data/mnist/`` beside the repository (CI clones it
-there); they are read in place, never copied into the project. The training images are there
-only uncompressed, so the local mirror cannot serve them as the published ``.gz``: that is how the
-download tests see what a learner sees when one file cannot be had, and why ``course data --from``
-exists.
+The download, cache and import tests run on a ``source`` of four IDX files: ``made``, small files
+that the tests write (valid IDX headers, a few images) with checksums they compute, in every clone;
+and ``shared``, the reference MNIST in ``shared/data/mnist/`` beside the repository (CI clones it
+there), read in place and never copied into the project, where that folder exists. The mirror is a
+real HTTP server on 127.0.0.1 (``local_mirror.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from course_utils import data
@@ -35,6 +35,87 @@ TEST_IMAGES = data.MNIST.files["test_images"]
 TEST_LABELS = data.MNIST.files["test_labels"]
 TRAIN_LABELS = data.MNIST.files["train_labels"]
 TRAIN_IMAGES = data.MNIST.files["train_images"]
+KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+# --- the sources: made here, or the real files ---------------------------------------------
+
+
+def idx_bytes(magic: int, shape: tuple[int, ...], payload: bytes) -> bytes:
+    return struct.pack(f">I{len(shape)}I", magic, *shape) + payload
+
+
+@dataclass(frozen=True)
+class Source:
+    """MNIST's four files as a learner may have them, and the checksums the loader is to expect of them.
+
+    ``folder`` holds a copy of each under one of its usual names (what ``course data --from`` reads);
+    ``served`` holds each as the published ``.gz`` (what a mirror serves); ``files`` replaces
+    ``data.MNIST.files`` while a test runs.
+    """
+
+    kind: str
+    folder: Path
+    served: Path
+    files: dict[str, data.RemoteFile]
+
+    @property
+    def spec(self) -> data.DatasetSpec:
+        return replace(data.MNIST, files=self.files)
+
+    def contents(self, key: str) -> bytes:
+        return data.read_contents(data_import.find_local_copy(self.files[key], self.folder))
+
+    def array(self, key: str) -> np.ndarray:
+        return data.parse_idx(self.contents(key))
+
+
+def made_source(folder: Path) -> Source:
+    """Four small IDX files, gzipped, each class in each split; their checksums computed, not published."""
+    rng = np.random.default_rng(23)
+    shapes = {"train_images": (30, 28, 28), "train_labels": (30,), "test_images": (20, 28, 28), "test_labels": (20,)}
+    folder.mkdir()
+    files = {}
+    for key, shape in shapes.items():
+        if key.endswith("labels"):
+            magic, payload = data.IDX_LABELS_MAGIC, rng.permutation(np.resize(np.arange(10, dtype=np.uint8), shape))
+        else:
+            magic, payload = data.IDX_IMAGES_MAGIC, rng.integers(0, 256, shape, dtype=np.uint8)
+        raw = idx_bytes(magic, shape, payload.tobytes())
+        packed = gzip.compress(raw, mtime=0)
+        remote = data.MNIST.files[key]
+        (folder / remote.name).write_bytes(packed)
+        files[key] = replace(
+            remote,
+            algorithm="sha256",
+            digest=hashlib.sha256(packed).hexdigest(),
+            content_sha256=hashlib.sha256(raw).hexdigest(),
+        )
+    return Source("made", folder, folder, files)
+
+
+def shared_source(served: Path) -> Source:
+    """The real MNIST as shared/ has it; the mirror serves its training images gzipped here.
+
+    shared/ has those only uncompressed and gzip does not reproduce the published ``.gz``, so the
+    mirror's copy is expected to have the checksum computed here; its contents' checksum is the real one.
+    """
+    if not SHARED_MNIST.is_dir():
+        # The maintainers' and CI's checkouts keep real MNIST files beside the repository, never in it.
+        pytest.skip(f"needs the reference MNIST files in {SHARED_MNIST}, outside the repository; 'made' runs without")
+    served.mkdir()
+    for remote in (TEST_IMAGES, TEST_LABELS, TRAIN_LABELS):
+        (served / remote.name).symlink_to(SHARED_MNIST / remote.name)
+    packed = gzip.compress((SHARED_MNIST / TRAIN_IMAGES.plain_name).read_bytes(), compresslevel=1, mtime=0)
+    (served / TRAIN_IMAGES.name).write_bytes(packed)
+    files = dict(data.MNIST.files, train_images=replace(TRAIN_IMAGES, digest=hashlib.sha256(packed).hexdigest()))
+    return Source("shared", SHARED_MNIST, served, files)
+
+
+@pytest.fixture(scope="module", params=["made", "shared"])
+def source(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Source:
+    folder = tmp_path_factory.mktemp(request.param)
+    return made_source(folder / "mnist") if request.param == "made" else shared_source(folder / "served")
 
 
 # --- fixtures and helpers --------------------------------------------------------------
@@ -43,11 +124,7 @@ TRAIN_IMAGES = data.MNIST.files["train_images"]
 @pytest.fixture
 def shared_mnist() -> Path:
     if not SHARED_MNIST.is_dir():
-        # The maintainers' and CI's checkouts keep real MNIST files beside the repository, never in it.
-        pytest.skip(
-            f"needs the reference MNIST files in {SHARED_MNIST}, outside the repository; "
-            "the other data tests run without them"
-        )
+        pytest.skip(f"needs the reference MNIST files in {SHARED_MNIST}, outside the repository")
     return SHARED_MNIST
 
 
@@ -59,31 +136,16 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def mirror(shared_mnist: Path) -> Iterator[LocalMirror]:
-    with LocalMirror(shared_mnist) as server:
+def mirror(source: Source) -> Iterator[LocalMirror]:
+    with LocalMirror(source.served) as server:
         yield server
 
 
-def use_mirrors(
-    monkeypatch: pytest.MonkeyPatch, *mirrors: str, files: dict[str, data.RemoteFile] = data.MNIST.files
-) -> None:
-    """Point the loader's MNIST at ``mirrors`` (and, if given, other ``files``)."""
-    monkeypatch.setitem(data.SPECS, "mnist", replace(data.MNIST, files=files, mirrors=mirrors))
-
-
-def standin_training_files(mirror: LocalMirror) -> dict[str, data.RemoteFile]:
-    """MNIST's files, with the test files served and expected under the training files' names.
-
-    The training images' ``.gz`` is not in shared/; with these, a whole download can succeed offline.
-    The stand-ins are expected to have the test files' checksums, of the ``.gz`` and of its contents.
-    """
-    files = dict(data.MNIST.files)
-    for key, test_file in (("train_images", TEST_IMAGES), ("train_labels", TEST_LABELS)):
-        files[key] = replace(
-            files[key], algorithm=test_file.algorithm, digest=test_file.digest, content_sha256=test_file.content_sha256
-        )
-        mirror.replies[files[key].name] = Reply(body=(mirror.folder / test_file.name).read_bytes())
-    return files
+def use_mirrors(monkeypatch: pytest.MonkeyPatch, source: Source | None, *mirrors: str) -> data.DatasetSpec:
+    """Point the loader's MNIST at ``source``'s files (None: the real ones) and at ``mirrors``."""
+    spec = replace(source.spec if source else data.MNIST, mirrors=mirrors)
+    monkeypatch.setitem(data.SPECS, "mnist", spec)
+    return spec
 
 
 def closed_port_url() -> str:
@@ -113,10 +175,6 @@ def assert_verified(folder: Path, *remotes: data.RemoteFile) -> None:
 
 def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
     return capsys.readouterr().err.splitlines()
-
-
-def idx_bytes(magic: int, shape: tuple[int, ...], payload: bytes) -> bytes:
-    return struct.pack(f">I{len(shape)}I", magic, *shape) + payload
 
 
 # --- the real files --------------------------------------------------------------------
@@ -176,16 +234,16 @@ def test_published_checksums_match_the_loader(shared_mnist: Path) -> None:
 # --- downloads -------------------------------------------------------------------------
 
 
-def test_download_verifies_caches_and_loads(mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = standin_training_files(mirror)
-    use_mirrors(monkeypatch, mirror.url, files=files)
+def test_download_verifies_caches_and_loads(
+    source: Source, mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_mirrors(monkeypatch, source, mirror.url)
     dataset = data.load_dataset("mnist", fast=False, allow_sample=False)
     assert dataset.source == "mnist"
-    assert (dataset.n_train, dataset.n_test) == (10_000, 10_000)
-    np.testing.assert_array_equal(dataset.x_test, data.read_idx(mirror.folder / TEST_IMAGES.name))
-    np.testing.assert_array_equal(dataset.y_test, data.read_idx(mirror.folder / TEST_LABELS.name))
-    assert sorted(mirror.requests) == sorted(remote.name for remote in files.values())
-    assert_verified(cache, *files.values())  # unpacked: the downloaded .gz files are not kept
+    for key, array in zip(KEYS, (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)):
+        np.testing.assert_array_equal(array, source.array(key))
+    assert sorted(mirror.requests) == sorted(remote.name for remote in source.files.values())
+    assert_verified(cache, *source.files.values())  # unpacked: the downloaded .gz files are not kept
 
     mirror.requests.clear()
     again = data.load_dataset("mnist", fast=False, allow_sample=False)
@@ -194,9 +252,14 @@ def test_download_verifies_caches_and_loads(mirror: LocalMirror, cache: Path, mo
 
 
 def test_a_missing_file_falls_back_to_the_sample_with_one_line(
-    mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    source: Source,
+    mirror: LocalMirror,
+    cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    use_mirrors(monkeypatch, mirror.url)
+    use_mirrors(monkeypatch, source, mirror.url)
+    mirror.replies[TRAIN_IMAGES.name] = NOT_FOUND
     dataset = data.load_dataset("mnist", fast=False)
     assert dataset.source == "sample"
     lines = stderr_lines(capsys)
@@ -204,42 +267,52 @@ def test_a_missing_file_falls_back_to_the_sample_with_one_line(
     assert TRAIN_IMAGES.name in lines[0] and "HTTP 404" in lines[0]
     assert "course data" in lines[0] and str(cache) in lines[0], "the line must say how to get the full set"
     # The files that could be had were tried too, verified and kept for next time.
-    assert sorted(mirror.requests) == sorted(remote.name for remote in data.MNIST.files.values())
-    assert_verified(cache, TEST_IMAGES, TEST_LABELS, TRAIN_LABELS)
+    assert sorted(mirror.requests) == sorted(remote.name for remote in source.files.values())
+    assert_verified(cache, *(source.files[key] for key in KEYS[1:]))
 
 
 def test_several_failures_still_fall_back_in_one_line(
-    mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    source: Source,
+    mirror: LocalMirror,
+    cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    use_mirrors(monkeypatch, mirror.url)
+    use_mirrors(monkeypatch, source, mirror.url)
+    mirror.replies[TRAIN_IMAGES.name] = NOT_FOUND
     mirror.replies[TEST_LABELS.name] = Reply(500, b"oops", "text/plain")
     assert data.load_dataset("mnist", fast=False).source == "sample"
     lines = stderr_lines(capsys)
     assert len(lines) == 1, lines
     assert "HTTP 404" in lines[0] and "HTTP 500" in lines[0]
-    assert_verified(cache, TEST_IMAGES, TRAIN_LABELS)
+    assert_verified(cache, source.files["test_images"], source.files["train_labels"])
 
 
 def test_a_missing_file_raises_without_the_sample(
-    mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch
+    source: Source, mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_mirrors(monkeypatch, mirror.url)
+    use_mirrors(monkeypatch, source, mirror.url)
+    mirror.replies[TRAIN_IMAGES.name] = NOT_FOUND
     with pytest.raises(DataError, match=rf"could not download {re.escape(TRAIN_IMAGES.name)} .*HTTP 404"):
         data.load_dataset("mnist", fast=False, allow_sample=False)
-    assert_verified(cache, TEST_IMAGES, TEST_LABELS, TRAIN_LABELS)
+    assert_verified(cache, *(source.files[key] for key in KEYS[1:]))
 
 
 def flip_last_byte(real: bytes) -> Reply:
     return Reply(body=real[:-1] + bytes([real[-1] ^ 0xFF]))
 
 
-MISMATCH = rf"sha256 is [0-9a-f]{{64}}, expected {TEST_LABELS.digest} \(damaged or different file\)"
-BAD_REPLIES = {
+def half(real: bytes) -> bytes:
+    return real[: len(real) // 2]
+
+
+MISMATCH = r"sha256 is [0-9a-f]{64}, expected {digest} \(damaged or different file\)"
+BAD_REPLIES = {  # how the mirror spoils the test labels, and what the message says
     "wrong bytes": (flip_last_byte, MISMATCH),
-    "truncated gz": (lambda real: Reply(body=real[: len(real) // 2]), MISMATCH),
+    "truncated gz": (lambda real: Reply(body=half(real)), MISMATCH),
     "cut-off transfer": (
-        lambda real: Reply(body=real[: len(real) // 2], claimed_length=len(real)),
-        r"the transfer stopped after 2,271 of 4,542 bytes; try again",
+        lambda real: Reply(body=half(real), claimed_length=len(real)),
+        r"the transfer stopped after {half:,} of {whole:,} bytes; try again",
     ),
     "web page": (
         lambda real: Reply(body=b"\n<!DOCTYPE html><html><body>Please sign in</body></html>", content_type="text/html"),
@@ -251,12 +324,18 @@ BAD_REPLIES = {
 
 
 @pytest.mark.parametrize("case", BAD_REPLIES)
-def test_a_bad_download_is_a_clear_error_and_leaves_nothing(case: str, mirror: LocalMirror, cache: Path) -> None:
+def test_a_bad_download_is_a_clear_error_and_leaves_nothing(
+    case: str, source: Source, mirror: LocalMirror, cache: Path
+) -> None:
     make_reply, message = BAD_REPLIES[case]
-    mirror.replies[TEST_LABELS.name] = make_reply((mirror.folder / TEST_LABELS.name).read_bytes())
-    url = re.escape(mirror.url + TEST_LABELS.name)
-    with pytest.raises(DataError, match=rf"could not download {TEST_LABELS.name} \({url}: {message}"):
-        data.download_file(TEST_LABELS, (mirror.url,), cache / TEST_LABELS.name)
+    remote = source.files["test_labels"]
+    real = (mirror.folder / remote.name).read_bytes()
+    mirror.replies[remote.name] = make_reply(real)
+    message = message.replace("{digest}", remote.digest)
+    message = message.replace("{half:,}", f"{len(half(real)):,}").replace("{whole:,}", f"{len(real):,}")
+    url = re.escape(mirror.url + remote.name)
+    with pytest.raises(DataError, match=rf"could not download {remote.name} \({url}: {message}"):
+        data.download_file(remote, (mirror.url,), cache / remote.name)
     assert folder_contents(cache) == []
 
 
@@ -266,11 +345,12 @@ def test_a_refused_connection_is_a_clear_error(cache: Path) -> None:
     assert folder_contents(cache) == []
 
 
-def test_the_next_mirror_is_tried_when_one_fails(mirror: LocalMirror, cache: Path) -> None:
-    data.download_file(TEST_LABELS, (closed_port_url(), mirror.url), cache / TEST_LABELS.name)
+def test_the_next_mirror_is_tried_when_one_fails(source: Source, mirror: LocalMirror, cache: Path) -> None:
+    remote = source.files["test_labels"]
+    data.download_file(remote, (closed_port_url(), mirror.url), cache / remote.name)
     # download_file fetches the published .gz and checks its published checksum; ensure_files unpacks it.
-    assert folder_contents(cache) == [TEST_LABELS.name]
-    assert data.file_digest(cache / TEST_LABELS.name, "sha256") == TEST_LABELS.digest
+    assert folder_contents(cache) == [remote.name]
+    assert data.file_digest(cache / remote.name, "sha256") == remote.digest
 
 
 @pytest.fixture
@@ -291,10 +371,14 @@ def unwritable_data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_an_unwritable_data_folder_says_to_set_course_data_dir(
-    mirror: LocalMirror, unwritable_data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    source: Source,
+    mirror: LocalMirror,
+    unwritable_data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("COURSE_DATA_DIR", str(unwritable_data_dir))
-    use_mirrors(monkeypatch, mirror.url)
+    use_mirrors(monkeypatch, source, mirror.url)
     with pytest.raises(DataError, match=r"cannot write to the data folder .*Set COURSE_DATA_DIR"):
         data.load_dataset("mnist", fast=False, allow_sample=False)
     assert data.load_dataset("mnist", fast=False).source == "sample"
@@ -303,43 +387,33 @@ def test_an_unwritable_data_folder_says_to_set_course_data_dir(
     assert mirror.requests == []
 
 
-CORRUPT_CACHED = {  # the name it is cached under, and the line that says it is replaced
-    "uncompressed": (
-        TEST_LABELS.plain_name,
-        "does not hold the expected test labels (the sha256 of its contents differs); removing it so it is downloaded "
-        "again",
-    ),
-    "a .gz an earlier version cached": (
-        TEST_LABELS.name,
-        "cached by an earlier version of the course, is damaged or not the test labels; removing it so it is "
-        "downloaded again",
-    ),
-}
-
-
-@pytest.mark.parametrize("case", CORRUPT_CACHED)
 def test_a_corrupt_cached_file_is_replaced(
-    case: str, mirror: LocalMirror, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    source: Source,
+    mirror: LocalMirror,
+    cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    name, message = CORRUPT_CACHED[case]
-    files = standin_training_files(mirror)
-    use_mirrors(monkeypatch, mirror.url, files=files)
-    cache.mkdir(parents=True)
-    (cache / name).write_bytes(b"not the labels")
+    use_mirrors(monkeypatch, source, mirror.url)
+    data.ensure_files(data.SPECS["mnist"])
+    (cache / TEST_LABELS.plain_name).write_bytes(b"not the labels")
+    mirror.requests.clear()
     dataset = data.load_dataset("mnist", fast=False, allow_sample=False)
     assert dataset.source == "mnist"
-    assert message in capsys.readouterr().err
-    assert TEST_LABELS.name in mirror.requests
-    assert_verified(cache, *files.values())
+    assert (
+        "does not hold the expected test labels (the sha256 of its contents differs); removing it so it is "
+        "downloaded again" in capsys.readouterr().err
+    )
+    assert mirror.requests == [TEST_LABELS.name], "only the corrupt file is downloaded again"
+    assert_verified(cache, *source.files.values())
 
 
-@pytest.mark.parametrize("name", [TEST_LABELS.plain_name, TEST_LABELS.name], ids=["uncompressed", "a leftover .gz"])
 def test_offline_a_corrupt_cached_file_is_removed_and_one_file_is_tried(
-    name: str, cache: Path, monkeypatch: pytest.MonkeyPatch
+    source: Source, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_mirrors(monkeypatch, closed_port_url(), closed_port_url())
+    use_mirrors(monkeypatch, source, closed_port_url(), closed_port_url())
     cache.mkdir(parents=True)
-    (cache / name).write_bytes(b"not the labels")
+    (cache / TEST_LABELS.plain_name).write_bytes(b"not the labels")
     with pytest.raises(DataError, match="no connection") as failure:
         data.load_dataset("mnist", fast=False, allow_sample=False)
     assert folder_contents(cache) == []
@@ -347,16 +421,28 @@ def test_offline_a_corrupt_cached_file_is_removed_and_one_file_is_tried(
     assert str(failure.value).count("could not download") == 1
 
 
-def test_a_truncated_gz_on_disk_is_a_clear_error(shared_mnist: Path, tmp_path: Path) -> None:
-    real = (shared_mnist / TEST_LABELS.name).read_bytes()
+def test_a_truncated_gz_on_disk_is_a_clear_error(source: Source, tmp_path: Path) -> None:
+    real = (source.served / TEST_LABELS.name).read_bytes()
     damaged = tmp_path / TEST_LABELS.name
-    damaged.write_bytes(real[: len(real) // 2])
+    damaged.write_bytes(half(real))
     with pytest.raises(
         DataError,
-        match=r"t10k-labels-idx1-ubyte\.gz is damaged or unreadable \(.+\)\. "
-        r"Delete it and load again",
+        match=r"t10k-labels-idx1-ubyte\.gz is damaged or unreadable \(.+\)\. Delete it and load again",
     ):
         data.read_idx(damaged)
+
+
+def test_a_leftover_gz_in_the_cache_is_not_the_dataset(
+    source: Source, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the uncompressed files are the cache: a ``.gz`` there is neither read nor counted."""
+    use_mirrors(monkeypatch, source, closed_port_url())
+    cache.mkdir(parents=True)
+    for remote in source.files.values():
+        (cache / remote.name).symlink_to(source.served / remote.name)
+    assert data.find_on_disk(data.SPECS["mnist"]) is None
+    with pytest.raises(DataError, match="no connection"):
+        data.ensure_files(data.SPECS["mnist"])
 
 
 # --- IDX parsing on crafted bytes ------------------------------------------------------
@@ -419,8 +505,27 @@ def test_fashion_mnist_fast_mode_is_a_stratified_subset(fashion_full: data.Datas
     assert all(rows[image.tobytes()] == label for image, label in zip(fast.x_test, fast.y_test))
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["full mode", "fast mode"])
+def test_fashion_mnist_that_cannot_be_had_is_an_error_not_the_digit_sample(
+    fast: bool, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundled sample is MNIST digits: it must never stand in for clothes."""
+    not_installed = cache.parent / "not-installed"  # Debian's package is not: its folder is missing
+    offline = replace(data.FASHION_MNIST, system_dirs=(not_installed,), mirrors=(closed_port_url(),))
+    monkeypatch.setitem(data.SPECS, "fashion_mnist", offline)
+    monkeypatch.setenv("COURSE_DATASET", "fashion_mnist")  # as a learner asks for it
+    with pytest.raises(DataError) as failure:
+        data.load_dataset(fast=fast)  # allow_sample is true: the sample is still not an answer
+    message = str(failure.value)
+    assert "could not download train-images-idx3-ubyte.gz" in message and "no connection" in message
+    assert "bundles no sample of fashion_mnist" in message
+    assert "`course data --dataset fashion_mnist`" in message and str(cache.parent / "fashion_mnist") in message
+    assert f"`apt-get install dataset-fashion-mnist` installs it in {not_installed}" in message
+    assert message.endswith("To train on MNIST instead, unset COURSE_DATASET.")
+
+
 def test_the_bundled_sample_is_balanced_and_disjoint(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_mirrors(monkeypatch, closed_port_url())  # fast mode must not try to download: it would fail here
+    use_mirrors(monkeypatch, None, closed_port_url())  # fast mode must not try to download: it would fail here
     sample = data.load_dataset("mnist", fast=True, allow_sample=False)
     assert sample.source == "sample" and folder_contents(cache) == []
     assert sample.x_train.shape == (4000, 28, 28) and sample.x_test.shape == (1000, 28, 28)
@@ -444,7 +549,7 @@ def test_course_data_offline_says_what_to_do_and_leaves_no_empty_folder(
 ) -> None:
     from course_tools import cli
 
-    use_mirrors(monkeypatch, closed_port_url())
+    use_mirrors(monkeypatch, None, closed_port_url())
     assert cli.main(["data"]) == 1
     message = capsys.readouterr().err
     assert message.startswith("error: could not download") and "Traceback" not in message
@@ -455,7 +560,7 @@ def test_course_data_offline_says_what_to_do_and_leaves_no_empty_folder(
 def test_an_unreadable_cached_file_is_a_clear_error_and_falls_back(
     cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    use_mirrors(monkeypatch, closed_port_url())  # nothing may be downloaded, here or from the internet
+    use_mirrors(monkeypatch, None, closed_port_url())  # nothing may be downloaded, here or from the internet
     cache.mkdir(parents=True)
     (cache / TEST_LABELS.plain_name).write_bytes(b"someone else's file")
 
@@ -485,42 +590,46 @@ def write(folder: Path, name: str, raw: bytes) -> Path:
 
 
 @pytest.fixture
-def usb(shared_mnist: Path, tmp_path: Path) -> Path:
-    """A folder like a USB stick's, holding the four real files as shared/ has them (links to them)."""
+def usb(source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder like a USB stick's, holding the source's four files as they are (links to them).
+
+    MNIST's checksums are the source's while the test runs, and nothing can be downloaded.
+    """
+    use_mirrors(monkeypatch, source, closed_port_url())
     folder = tmp_path / "usb"
-    for remote in data.MNIST.files.values():
-        original = data_import.find_local_copy(remote, shared_mnist)
+    for remote in source.files.values():
+        original = data_import.find_local_copy(remote, source.folder)
         link(folder, original.name, original)
     return folder
 
 
-def test_course_data_from_the_shared_folder_imports_the_full_mnist(
-    shared_mnist: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_course_data_from_a_folder_imports_the_dataset(
+    source: Source, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    use_mirrors(monkeypatch, closed_port_url())  # a download would fail: the import must need none
-    assert cli_main("data", "--from", str(shared_mnist)) == 0
+    use_mirrors(monkeypatch, source, closed_port_url())  # a download would fail: the import must need none
+    assert cli_main("data", "--from", str(source.folder)) == 0
     out = capsys.readouterr()
-    assert out.err == "" and f"imported from {shared_mnist}" in out.out and str(cache) in out.out
-    assert_verified(cache, *data.MNIST.files.values())
-    assert data.find_on_disk(data.MNIST) == cache, "the welcome notebook's report must see the imported files"
+    assert out.err == "" and f"imported from {source.folder}" in out.out and str(cache) in out.out
+    assert_verified(cache, *source.files.values())
+    assert data.find_on_disk(data.SPECS["mnist"]) == cache, "the welcome notebook's report must see the imported files"
 
     dataset = data.load_dataset("mnist", fast=False, allow_sample=False)
-    assert (dataset.source, dataset.n_train, dataset.n_test) == ("mnist", 60_000, 10_000)
-    assert class_counts(dataset.y_train) == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    np.testing.assert_array_equal(dataset.y_test, data.read_idx(shared_mnist / TEST_LABELS.name))
+    assert dataset.source == "mnist"
+    for key, array in zip(KEYS, (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)):
+        np.testing.assert_array_equal(array, source.array(key))
     assert capsys.readouterr().err == ""
 
 
-def test_import_files_takes_the_dotted_names_compressed_or_not(shared_mnist: Path, tmp_path: Path, cache: Path) -> None:
+def test_import_files_takes_the_dotted_names_compressed_or_not(source: Source, tmp_path: Path, cache: Path) -> None:
     folder = tmp_path / "from-a-colleague"
-    link(folder, "train-images.idx3-ubyte", shared_mnist / TRAIN_IMAGES.plain_name)
-    link(folder, "train-labels.idx1-ubyte.gz", shared_mnist / TRAIN_LABELS.name)
-    write(folder, "t10k-images.idx3-ubyte", data.read_contents(shared_mnist / TEST_IMAGES.name))
+    write(folder, "train-images.idx3-ubyte", source.contents("train_images"))
+    link(folder, "train-labels.idx1-ubyte.gz", source.served / TRAIN_LABELS.name)
+    write(folder, "t10k-images.idx3-ubyte", source.contents("test_images"))
     # Compressed under an uncompressed name: the gzip header decides, not the name.
-    link(folder, "t10k-labels.idx1-ubyte", shared_mnist / TEST_LABELS.name)
-    paths = data_import.import_files(data.MNIST, folder)
-    assert paths == {key: cache / remote.plain_name for key, remote in data.MNIST.files.items()}
-    assert_verified(cache, *data.MNIST.files.values())
+    link(folder, "t10k-labels.idx1-ubyte", source.served / TEST_LABELS.name)
+    paths = data_import.import_files(source.spec, folder)
+    assert paths == {key: cache / remote.plain_name for key, remote in source.files.items()}
+    assert_verified(cache, *source.files.values())
     assert sorted(os.listdir(folder)) == [
         "t10k-images.idx3-ubyte",
         "t10k-labels.idx1-ubyte",
@@ -529,62 +638,65 @@ def test_import_files_takes_the_dotted_names_compressed_or_not(shared_mnist: Pat
     ], "source untouched"
 
 
-def fashion_test_labels() -> Path:
+def fashion_test_labels(source: Source) -> Path:
     if not FASHION_DIR.is_dir():
         pytest.skip(f"Fashion-MNIST is not installed in {FASHION_DIR} (apt-get install dataset-fashion-mnist)")
     return FASHION_DIR / data.FASHION_MNIST.files["test_labels"].name
 
 
-WRONG_FILES = {  # which MNIST file is replaced, by what, and the shape the message reports
-    "MNIST's test labels as its training labels": (TRAIN_LABELS, lambda shared: shared / TEST_LABELS.name, (10_000,)),
-    "Fashion-MNIST's test labels as MNIST's": (TEST_LABELS, lambda shared: fashion_test_labels(), (10_000,)),
+WRONG_FILES = {  # which MNIST file is replaced, and by what
+    "MNIST's test labels as its training labels": ("train_labels", lambda source: source.served / TEST_LABELS.name),
+    "Fashion-MNIST's test labels as MNIST's": ("test_labels", fashion_test_labels),
 }
 
 
 @pytest.mark.parametrize("case", WRONG_FILES)
 def test_course_data_from_refuses_a_wrong_file_and_keeps_the_others(
-    case: str, usb: Path, shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+    case: str, source: Source, usb: Path, cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    remote, impostor, shape = WRONG_FILES[case]
+    key, impostor = WRONG_FILES[case]
+    remote = source.files[key]
     (usb / remote.name).unlink()
-    wrong = link(usb, remote.name, impostor(shared_mnist))
+    wrong = link(usb, remote.name, impostor(source))
     assert cli_main("data", "--from", str(usb)) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.startswith(
-        f"error: {wrong} is an IDX file of shape {shape}, but not the {remote.description} "
+        f"error: {wrong} is an IDX file of shape {data.read_idx(wrong).shape}, but not the {remote.description} "
         f"({remote.plain_name}): the sha256 of its contents is "
     ), err
     assert f"expected {remote.content_sha256}. It is damaged, or another dataset's file: copy the original again" in err
     assert "Nothing broken was kept" in err and "--from FOLDER" in err
-    assert_verified(cache, *(other for other in data.MNIST.files.values() if other != remote))
+    assert_verified(cache, *(other for other in source.files.values() if other != remote))
 
 
-def cut_gz(shared: Path, folder: Path) -> Path:
-    real = (shared / TEST_LABELS.name).read_bytes()
-    return write(folder, TEST_LABELS.name, real[: len(real) // 2])
+def cut_gz(source: Source, folder: Path) -> Path:
+    return write(folder, TEST_LABELS.name, half((source.served / TEST_LABELS.name).read_bytes()))
 
 
-def cut_plain(shared: Path, folder: Path) -> Path:
-    return write(folder, TEST_LABELS.plain_name, data.read_contents(shared / TEST_LABELS.name)[:5_000])
+def cut_plain(source: Source, folder: Path) -> Path:
+    return write(folder, TEST_LABELS.plain_name, half(source.contents("test_labels")))
 
 
-def text_file(shared: Path, folder: Path) -> Path:
+def text_file(source: Source, folder: Path) -> Path:
     return write(folder, TEST_LABELS.name, b"These are the test labels, I promise.\n")
 
 
-def missing(shared: Path, folder: Path) -> Path:
+def missing(source: Source, folder: Path) -> Path:
     return folder
 
 
 SHOULD_BE = r"It should be the test labels \(t10k-labels-idx1-ubyte\); copy it again"
-DAMAGED_COPIES = {  # how the test labels are spoilt, and what the message says after the file's path
+DAMAGED_COPIES = {  # how the test labels are spoilt, and what the message says after the file's path (n: their count)
     "cut-off .gz": (
         cut_gz,
         rf" is damaged or unreadable \(Compressed file ended before the end-of-stream marker was "
         rf"reached\)\. {SHOULD_BE} from where it came from\.",
     ),
-    "cut-off uncompressed": (cut_plain, rf" holds 5000 bytes, but its header \(10000,\) says 10008\. {SHOULD_BE}\."),
+    "cut-off uncompressed": (
+        cut_plain,
+        rf" holds {{half}} bytes, but its header \({{n}},\) says {{whole}}\. {SHOULD_BE}\.",
+    ),
     "not an IDX file": (
         text_file,
         rf" is not an IDX file of unsigned bytes \(magic number 0x54686573\)\. {SHOULD_BE}\.",
@@ -599,30 +711,33 @@ DAMAGED_COPIES = {  # how the test labels are spoilt, and what the message says 
 
 
 @pytest.mark.parametrize("case", DAMAGED_COPIES)
-def test_import_files_names_a_damaged_or_missing_file(case: str, usb: Path, shared_mnist: Path, cache: Path) -> None:
+def test_import_files_names_a_damaged_or_missing_file(case: str, source: Source, usb: Path, cache: Path) -> None:
     spoil, message = DAMAGED_COPIES[case]
+    whole = len(source.contents("test_labels"))
+    message = message.format(half=whole // 2, n=whole - 8, whole=whole)
     (usb / TEST_LABELS.name).unlink()
-    named = spoil(shared_mnist, usb)
+    named = spoil(source, usb)
     with pytest.raises(DataError) as failure:
-        data_import.import_files(data.MNIST, usb)
+        data_import.import_files(source.spec, usb)
     assert re.fullmatch(re.escape(str(named)) + message, str(failure.value)), str(failure.value)
-    assert_verified(cache, TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES)
+    assert_verified(cache, *(source.files[key] for key in KEYS[:3]))
 
 
 def test_course_data_from_lists_every_problem_one_per_line(
-    usb: Path, shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+    source: Source, usb: Path, cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (usb / TEST_LABELS.name).unlink()
     (usb / TRAIN_LABELS.name).unlink()
-    link(usb, TRAIN_LABELS.name, shared_mnist / TEST_LABELS.name)
+    link(usb, TRAIN_LABELS.name, source.served / TEST_LABELS.name)
     assert cli_main("data", "--from", str(usb)) == 1
     lines = capsys.readouterr().err.splitlines()
+    shape = source.array("test_labels").shape
     assert lines[0].startswith(
-        f"error: {usb / TRAIN_LABELS.name} is an IDX file of shape (10000,), but not the training labels"
+        f"error: {usb / TRAIN_LABELS.name} is an IDX file of shape {shape}, but not the training labels"
     ), lines
     assert lines[1].startswith(f"{usb} has no file for the test labels: expected one of "), lines
     assert lines[2] == "" and lines[3].startswith("Nothing broken was kept"), lines
-    assert_verified(cache, TRAIN_IMAGES, TEST_IMAGES)
+    assert_verified(cache, source.files["train_images"], source.files["test_images"])
 
 
 def test_nothing_imported_leaves_no_empty_folder(tmp_path: Path, cache: Path) -> None:
@@ -652,32 +767,6 @@ def test_course_data_from_a_path_that_is_not_a_folder_says_so(
     assert not cache.exists()
 
 
-def test_gz_files_an_earlier_version_cached_are_unpacked_not_downloaded(
-    shared_mnist: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    use_mirrors(monkeypatch, closed_port_url())  # offline: a download would fail
-    cache.mkdir(parents=True)
-    for remote in (TEST_IMAGES, TEST_LABELS, TRAIN_LABELS):  # as an earlier version of the course cached them
-        (cache / remote.name).write_bytes((shared_mnist / remote.name).read_bytes())
-    link(cache, TRAIN_IMAGES.plain_name, shared_mnist / TRAIN_IMAGES.plain_name)
-    assert data.find_on_disk(data.MNIST) == cache, "an old cache counts as on disk for the welcome notebook"
-    dataset = data.load_dataset("mnist", fast=False, allow_sample=False)
-    assert (dataset.source, dataset.n_train, dataset.n_test) == ("mnist", 60_000, 10_000)
-    assert capsys.readouterr().err == ""
-    assert_verified(cache, *data.MNIST.files.values())  # the .gz files are gone
-
-
-def test_offline_a_leftover_gz_is_still_unpacked(
-    shared_mnist: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    use_mirrors(monkeypatch, closed_port_url())
-    cache.mkdir(parents=True)
-    (cache / TEST_LABELS.name).write_bytes((shared_mnist / TEST_LABELS.name).read_bytes())
-    with pytest.raises(DataError, match=rf"could not download {TRAIN_IMAGES.name} .*no connection"):
-        data.ensure_files(data.SPECS["mnist"])
-    assert_verified(cache, TEST_LABELS)
-
-
 def test_course_data_from_the_fashion_mnist_package_imports_it(
     tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -696,22 +785,20 @@ def cli_main(*argv: str) -> int:
 
 
 def test_course_data_from_the_parent_folder_points_at_the_dataset_folder(
-    shared_mnist: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+    source: Source, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from course_tools import cli
-
-    assert cli.main(["data", "--from", str(shared_mnist.parent)]) == 1
+    use_mirrors(monkeypatch, source, closed_port_url())
+    assert cli_main("data", "--from", str(source.folder.parent)) == 1
     err = capsys.readouterr().err
-    assert f"give that one, `--from {shared_mnist}`" in err and "Traceback" not in err
+    assert f"give that one, `--from {source.folder}`" in err and "Traceback" not in err
     assert "bundled sample" in err, "with an empty cache, the learner is told what the notebooks fall back to"
 
 
 def test_a_failed_import_says_when_the_cache_is_already_complete(
-    shared_mnist: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    source: Source, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from course_tools import cli
-
-    assert cli.main(["data", "--from", str(shared_mnist)]) == 0
-    assert cli.main(["data", "--from", str(tmp_path / "nowhere")]) == 1
+    use_mirrors(monkeypatch, source, closed_port_url())
+    assert cli_main("data", "--from", str(source.folder)) == 0
+    assert cli_main("data", "--from", str(tmp_path / "nowhere")) == 1
     err = capsys.readouterr().err
     assert "already in the cache is complete and verified" in err and "bundled sample" not in err

@@ -73,14 +73,14 @@ def test_a_dataset_on_disk_is_one_line_with_its_folder_and_image_counts(cache: P
     for key, remote in data.MNIST.files.items():
         magic = data.IDX_IMAGES_MAGIC if "images" in key else data.IDX_LABELS_MAGIC
         idx(cache / "mnist" / remote.plain_name, magic, 60_000 if key.startswith("train") else 10_000)
-    for key, remote in data.FASHION_MNIST.files.items():  # as an earlier version cached them: gzipped
-        idx(
-            cache / "fashion_mnist" / remote.name, data.IDX_IMAGES_MAGIC, 1_234 if key.startswith("train") else 56, True
-        )
+    system = cache / "usr-share-datasets-fashion-mnist"  # as Debian's package installs them: gzipped
+    data.SPECS["fashion_mnist"] = dataclasses.replace(data.SPECS["fashion_mnist"], system_dirs=(system,))
+    for key, remote in data.FASHION_MNIST.files.items():
+        idx(system / remote.name, data.IDX_IMAGES_MAGIC, 1_234 if key.startswith("train") else 56, True)
     lines = environment.data_lines()
     # A long folder (pytest's) may wrap, between words.
     assert lines[0].split() == f"MNIST: cached in {cache / 'mnist'} (60,000 + 10,000 images)".split()
-    assert lines[1].split() == f"Fashion-MNIST: cached in {cache / 'fashion_mnist'} (1,234 + 56 images)".split()
+    assert lines[1].split() == f"Fashion-MNIST: installed in {system} (1,234 + 56 images)".split()
     assert lines[0].startswith("MNIST:         cached in /")
     assert lines[2] == "sample:        bundled, 4,000 + 1,000 images: fast mode's data, and the fallback offline"
 
