@@ -59,14 +59,29 @@ def test_the_planted_shape_bug_changes_exactly_one_place_of_the_notebook(framewo
     assert bug[1].count(debugging.BUG_MARK) == 1 and "7 * 7" in bug[1], "the planted bug is the 7 × 7 × 64 features"
 
 
-def test_the_cnn_hyperparameters_are_the_notebooks() -> None:
-    assert common.cnn_hyperparameters() == {
-        "BATCH_SIZE": 128,
-        "LEARNING_RATE": 1e-3,
-        "ADAM_EPSILON": 1e-7,
-        "DROPOUT": 0.5,
-        "EPOCHS": common.cnn_hyperparameters()["EPOCHS"],
-    }
+def hyperparameter_cell(framework: str) -> dict[str, object]:
+    """The CNN notebook's hyperparameters read from its cell's syntax, not by running it.
+
+    ``EPOCHS = course.epochs(full=15, fast=6)`` gives ``{"full": 15, "fast": 6}``.
+    """
+    values = {}
+    for node in ast.parse(cells.tagged_code(common.CNN_NOTEBOOKS[framework], "hyperparameters")).body:
+        [target] = node.targets
+        call = node.value
+        if isinstance(call, ast.Call):
+            values[target.id] = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
+        else:
+            values[target.id] = ast.literal_eval(call)
+    return values
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast mode", "full mode"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_the_cnn_hyperparameters_are_the_notebooks(fast: bool, framework: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_FAST", "1" if fast else "0")
+    expected = hyperparameter_cell(framework)
+    expected["EPOCHS"] = expected["EPOCHS"]["fast" if fast else "full"]
+    assert common.cnn_hyperparameters() == expected
 
 
 @pytest.mark.parametrize("folder", notebooks.task_folders(), ids=lambda folder: folder.name)
