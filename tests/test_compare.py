@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from course_utils import results
 from course_utils.checks import CheckFailed
 from course_utils.data import Dataset
+from course_utils.tasks import FRAMEWORKS, TASKS
 
 import nbformat
 import numpy as np
@@ -83,9 +85,18 @@ def test_lines_of_code_counts_each_notebook_and_each_step(root: Path) -> None:
     assert pd.isna(loc.loc[("cnn", "keras"), "framework lines"]), "no comparison without all three notebooks"
 
 
-def test_the_course_notebooks_are_counted() -> None:
-    loc = compare.lines_of_code()
-    assert not loc.empty and (loc["define-model"] > 0).all() and (loc["all code lines"] > 0).all()
+def test_the_course_notebooks_are_counted_each_step_where_its_notebook_has_it() -> None:
+    loc = compare.lines_of_code().set_index(["task", "framework"])
+    assert sorted(loc.index) == sorted(itertools.product(TASKS, FRAMEWORKS)), "all nine task notebooks, once each"
+    for (task, framework), counts in loc.iterrows():
+        notebook = nbformat.read(compare.paired_notebooks()[task][framework], as_version=4)
+        tags = {tag for cell in notebook.cells if cell.cell_type == "code" for tag in cell.metadata.get("tags", [])}
+        for step in compare.STEPS:  # read here with nbformat, not through the helpers under test
+            assert (counts[step] > 0) == (step in tags), f"{task}/{framework}: {step} counted {counts[step]}"
+        assert sum(counts[step] for step in compare.STEPS) <= counts["all code lines"]
+        # The three frameworks' notebooks differ, but share their setup and check: some lines are each one's own.
+        assert 0 < counts["framework lines"] < counts["all code lines"], f"{task}/{framework}"
+        assert counts["framework API names"] > 0, f"{task}/{framework}"
 
 
 @pytest.fixture

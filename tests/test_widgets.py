@@ -321,12 +321,26 @@ def test_drawing_pad_explains_an_empty_drawing_and_logits() -> None:
         pad.classify(stroke)
 
 
-def test_drawing_pad_pen_events_run_without_a_browser() -> None:
-    pad = widgets.drawing_pad(lambda images: np.full((len(images), 10), 0.1))
-    pad._pen_down(10, 10)
-    pad._pen_move(50, 60)
-    pad._pen_up(50, 60)  # no picture comes back headless: nothing to classify, and no error
-    assert "Draw a digit" in pad.result.value
+def test_a_picture_that_arrives_mid_stroke_is_classified_when_the_pen_comes_up() -> None:
+    seen = []
+    pad = widgets.drawing_pad(lambda images: seen.append(images.copy()) or probabilities_for(np.array([7]), {}))
+    pad._pen_down(140, 50)
+    pad._pen_move(140, 230)
+    pad._pen_up(140, 230)  # no picture has come back (headless): nothing to classify, and no error
+    assert seen == [] and pad.result.value == "Draw a digit in the box."
+
+    pad._pen_down(100, 60)
+    pad._pen_move(180, 60)
+    stroke = np.zeros((280, 280))
+    stroke[50:230, 130:150] = stroke[55:65, 100:180] = 1
+    pad.canvas.set_trait("image_data", canvas_png(stroke))  # sent while the pen is still down: not yet
+    assert seen == [] and pad.result.value == "Draw a digit in the box."
+    pad._pen_up(180, 60)
+    [images] = seen
+    np.testing.assert_array_equal(images[0], drawing.to_mnist(pad.canvas.get_image_data()))
+    assert "<b>model</b>: 7" in pad.result.value
+    pad._pen_move(200, 200)  # the pen is up: moving draws nothing and classifies nothing
+    assert len(seen) == 1
 
 
 def test_drawing_pad_turns_on_colabs_manager_for_its_canvas(monkeypatch) -> None:
