@@ -22,7 +22,15 @@ from .backends import CLAIMED_LATEST_KERAS
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CLAIMS", "NOT_MEASURABLE", "claims_table", "record_verdicts", "recorded_verdicts", "wrapped"]
+__all__ = [
+    "CLAIMS",
+    "NOT_MEASURABLE",
+    "claims_table",
+    "not_measurable",
+    "record_verdicts",
+    "recorded_verdicts",
+    "wrapped",
+]
 VERDICT_LINE = re.compile(r"^Verdict on '(.+?)': (.*)$")
 
 
@@ -62,13 +70,38 @@ CLAIMS = (
         "deployment",
         "what the installed wheels ship; a C++ compiler",
     ),
+    # Read from the installed packages' metadata and files by the overview notebook itself (facts.py).
+    Claim("Keras is under the MIT license", "claims", "the installed Keras's metadata"),
+    Claim(
+        "Keras is written in Python; TensorFlow and PyTorch in Python, C++ and CUDA",
+        "claims",
+        "the installed wheels' files (a CPU wheel runs no CUDA)",
+    ),
+    Claim("TensorFlow offers several levels of abstraction", "claims", "the installed TensorFlow's public API"),
+    Claim("Keras models run on the web and on the JVM", "claims", "a browser or a JVM, which this course lacks"),
 )
-# What the articles also say, and no experiment on one machine can check.
+# What the articles also say, and no experiment on one machine can check, with the reason.
 NOT_MEASURABLE = (
     "the size of each community (GitHub stars, questions asked, jobs offered): it changes by the month, online",
     "which companies use each framework: the articles' lists are the companies' own announcements",
     "which framework researchers prefer: a matter of papers and surveys, not of a computation",
+    "the quality of each framework's documentation: a judgement of readers, not a measurement",
+    "TorchServe deploys PyTorch models at scale: 'at scale' needs a fleet of servers; the TorchScript notebook "
+    "says whether TorchServe is installed and what its maintainers published",
 )
+# Measured, from what the articles say of GPUs, only where this machine has one.
+GPU_CLAIMS = "the articles' GPU claims (training speed on GPUs, multi-GPU training)"
+
+
+def not_measurable() -> list[str]:
+    """The claims no experiment here can check, with the reason; the GPU claims when there is no GPU here."""
+    import shutil
+
+    reasons = list(NOT_MEASURABLE)
+    has_gpu = Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
+    if not has_gpu:
+        reasons.append(f"{GPU_CLAIMS}: this machine has no GPU (no /dev/nvidia0, no nvidia-smi)")
+    return reasons
 
 
 def verdicts_folder() -> Path:
@@ -115,6 +148,12 @@ def claims_table() -> pd.DataFrame:
                 "claim": claim.quote,
                 "notebook": f"{claim.notebook}.ipynb",
                 "verdict here": found["decision"] if found else f"not run yet: run {claim.notebook}.ipynb",
+                # Said by the verdict itself: a claim no experiment here can check starts "not measurable here".
+                "kind": "—"
+                if not found
+                else "not measurable here"
+                if found["decision"].startswith("not measurable here")
+                else "measured",
                 "measured": f"{found['recorded_at']} ({found['mode']} mode)" if found else "—",
                 "depends on": claim.depends_on,
             }

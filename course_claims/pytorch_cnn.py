@@ -157,7 +157,38 @@ def train(epochs: int, n_train: int | None = None, log_dir: str | None = None, e
     }
     if export_dir:
         result["exports"] = export(model, Path(export_dir), data.x_test[:2], logits)
+        result["cpp_exports"] = cpp_exports(model, Path(export_dir), data.x_test[:2])
     return result
+
+
+def cpp_exports(model: nn.Module, folder: Path, example: np.ndarray) -> dict:
+    """The model for C++ by the deprecated route, a TorchScript file; and what PyTorch warns while making it.
+
+    The warnings are the installed PyTorch's own word on TorchScript. The AOTInductor package is made
+    later, by :func:`aoti_package`, in a process of its own (see there).
+    """
+    import warnings
+
+    example_input = (torch.from_numpy(example),)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.jit.save(torch.jit.trace(model, example_input), str(folder / "cnn_torchscript.pt"))
+    warned = sorted({str(warning.message).splitlines()[0] for warning in caught})
+    return {"files": {"TorchScript": "cnn_torchscript.pt"}, "TorchScript warnings": warned}
+
+
+def aoti_package(folder: str, program: str = "cnn.pt2", package: str = "cnn_aoti.pt2") -> dict:
+    """Compile the saved ``torch.export`` program into an AOTInductor package, for C++ to load.
+
+    AOTInductor writes C++ and builds a shared library with the C++ compiler (15 to 30 s on one core,
+    the compiler near 0.6 GB): in a process of its own, after training, so that it never runs beside a
+    TensorFlow worker within Binder's 2 GB.
+    """
+    from torch._inductor import aoti_compile_and_package
+
+    start = time.perf_counter()
+    aoti_compile_and_package(torch.export.load(Path(folder) / program), package_path=str(Path(folder) / package))
+    return {**_versions(), "package": package, "seconds": time.perf_counter() - start}
 
 
 def export(model: nn.Module, folder: Path, example: np.ndarray, logits: np.ndarray) -> dict[str, str]:

@@ -132,10 +132,27 @@ def export(model: tf.Module, folder: Path, logits: np.ndarray) -> dict[str, str]
     folder.mkdir(parents=True, exist_ok=True)
     model.serve = tf.function(model.__call__, input_signature=[IMAGES])
     tf.saved_model.save(model, str(folder / "tf_savedmodel"), signatures={"serving_default": model.serve})
+    _write_signature(folder / "tf_savedmodel", folder / "tf_savedmodel_signature.json")
     converter = tf.lite.TFLiteConverter.from_saved_model(str(folder / "tf_savedmodel"))
     (folder / "tensorflow_cnn.tflite").write_bytes(converter.convert())
     np.save(folder / "tensorflow_reference.npy", logits)
     return {"SavedModel": "tf_savedmodel", "LiteRT": "tensorflow_cnn.tflite", "reference": "tensorflow_reference.npy"}
+
+
+def _write_signature(saved_model: Path, path: Path) -> None:
+    """The serving signature's input and output tensor names, for a C program that loads the SavedModel.
+
+    The C API runs tensors by their graph names ("serving_default_images:0"), which only the
+    SavedModel's own protocol buffer records; a C program has no parser for it.
+    """
+    import json
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes())
+    signature = saved.meta_graphs[0].signature_def["serving_default"]
+    (input_info,), (output_info,) = signature.inputs.values(), signature.outputs.values()
+    path.write_text(json.dumps({"input": input_info.name, "output": output_info.name}))
 
 
 def reload(folder: str, saved_models: dict[str, str]) -> dict:
@@ -151,7 +168,20 @@ def reload(folder: str, saved_models: dict[str, str]) -> dict:
         loaded = tf.saved_model.load(str(folder / path))
         outputs[name] = f"{name}_reloaded.npy"
         np.save(folder / outputs[name], predict_in_batches(loaded.serve, x_test))
-    return {**_versions(), "outputs": outputs}
+    return {**_versions(), "outputs": outputs, "tf_lite_warnings": _tf_lite_warnings(folder)}
+
+
+def _tf_lite_warnings(folder: Path) -> list[str]:
+    """What the installed TensorFlow says when its own TF Lite interpreter opens a model: its word on LiteRT."""
+    import warnings
+
+    models = sorted(folder.glob("*.tflite"))
+    if not models:
+        return []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tf.lite.Interpreter(model_path=str(models[0]))
+    return [" ".join(str(warning.message).split()) for warning in caught]
 
 
 def shape_bug() -> dict:

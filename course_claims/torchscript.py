@@ -58,9 +58,14 @@ class TorchScriptReport:
         return f"it holds in PyTorch {self.run['version']}: the CNN scripts and traces without a warning, and {same}."
 
     def torchserve_decision(self) -> str:
+        """Not a measurement: deploying at scale needs a model server and many machines, and the project's
+        status is what its maintainers published. What this machine can say is whether it is installed."""
         installed = f"installed here ({self.torchserve_version})" if self.torchserve_version else "not installed here"
-        published = "outdated, by what its maintainers published (not measurable offline)"
-        return f"{published}: {TORCHSERVE_STATUS} TorchServe is {installed}."
+        return (
+            "not measurable here: serving at scale needs TorchServe running on many machines, and TorchServe is "
+            f"{installed} (pip metadata). Its status, as its maintainers published it (not measured): "
+            f"{TORCHSERVE_STATUS}"
+        )
 
     def verdict(self) -> str:
         return "\n".join(
