@@ -238,7 +238,7 @@ SPEED_VARIANTS = (
         "pytorch-passive-bf16", "PyTorch, PASSIVE, bfloat16 autocast", "pytorch-tuned", "bf16", "pytorch", tuned=True
     ),
     Variant("keras-torch", "Keras 3 on PyTorch", "keras-torch", "default", "keras", largest=FULL_SIZES[0]),
-    Variant("keras-jax", "Keras 3 on JAX", "keras-jax", "default", "keras"),
+    Variant("keras-jax", "Keras 3 on JAX", "keras-jax", "default", "keras", largest=FULL_SIZES[0]),
     Variant("tensorflow-function", "TensorFlow, tf.function", "tensorflow", "function", "tensorflow"),
 )
 # The two rows as a learner runs them: the comparison "at defaults".

@@ -266,6 +266,7 @@ def test_speed_verdict_survives_a_busy_process_pinned_beside_it() -> None:
             burner.wait()
     quiet.check()
     busy.check()
+    print(f"quiet: {quiet.load}\n  {quiet.decision()}\nbusy: {busy.load}\n  {busy.decision()}")  # for the log
     assert busy.load.busy_reason is not None, f"the burners went unseen: {busy.load}"
     assert not speed.contradicts(quiet.decision(), busy.decision()), (quiet.verdict(), busy.verdict())
 
