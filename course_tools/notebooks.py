@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import threading
@@ -21,11 +22,22 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 HOSTED_SETUP = "hosted-setup"
 
 
+@functools.cache
 def repository() -> str:
-    """The course's GitHub repository, ``owner/name``: pyproject.toml's ``[project.urls] Repository``."""
-    from course_utils.files import load_toml
+    """The course's GitHub repository, ``owner/name``: pyproject.toml's ``[project.urls] Repository``.
 
-    url = load_toml(config.PROJECT_ROOT / "pyproject.toml")["project"]["urls"]["Repository"]
+    Outside a checkout there is no pyproject.toml; the installed package's metadata carries the same URL.
+    """
+    pyproject = config.PROJECT_ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        from course_utils.files import load_toml
+
+        url = load_toml(pyproject)["project"]["urls"]["Repository"]
+    else:
+        from importlib.metadata import metadata
+
+        urls = dict(entry.split(", ", 1) for entry in metadata("course-utils").get_all("Project-URL") or [])
+        url = urls["Repository"]
     return url.removeprefix("https://github.com/")
 
 

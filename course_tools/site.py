@@ -29,7 +29,6 @@ import nbformat
 
 from . import notebooks
 
-REPOSITORY = notebooks.repository()  # the GitHub repository that the launch links open
 # A notebook's "Open in Colab" badge, a line under its title: an image from another host.
 COLAB_BADGE = re.compile(r"^\[!\[Open in Colab\]\([^)]*\)\]\([^)]*\)\n\n?", re.MULTILINE)
 SITE_DIR = config.PROJECT_ROOT / "_build" / "site"
@@ -164,7 +163,7 @@ def for_the_site(
         if cell.cell_type == "markdown":
             cell.source = COLAB_BADGE.sub("", cell.source)  # the page's header has the launch links
             cell.source = outside.sub(
-                lambda m: f"](https://github.com/{REPOSITORY}/blob/HEAD/{m.group(2)})", cell.source
+                lambda m: f"](https://github.com/{notebooks.repository()}/blob/HEAD/{m.group(2)})", cell.source
             )
         outputs = []
         for output in cell.get("outputs", []):
@@ -304,7 +303,7 @@ def sphinx_config(stamp: Stamp) -> dict[str, object]:
         # Light or dark as the reader's system says; left unset, the theme's script logs an error on each page.
         "html_context": {"default_mode": "auto"},
         "html_theme_options": {
-            "repository_url": f"https://github.com/{REPOSITORY}",
+            "repository_url": f"https://github.com/{notebooks.repository()}",  # the launch links open it
             "repository_branch": "HEAD",
             "path_to_docs": "notebooks",
             "launch_buttons": {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from course_utils import config
@@ -9,7 +12,7 @@ from course_utils import config
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_tools import site
+from course_tools import notebooks, site
 from course_tools.notebooks import course_notebooks
 
 
@@ -92,9 +95,9 @@ def test_a_tiny_course_builds_into_pages_with_outputs_launch_links_a_stamp_and_n
     css = (report.html / "_static" / site.STYLE_SHEET).read_text()
     assert "div.cell_output img" in css and "width: 100%" in css
     assert f"_static/{site.STYLE_SHEET}" in welcome and f"_static/{site.STYLE_SHEET}" in task
-    assert f"https://github.com/{site.REPOSITORY}/blob/HEAD/docs/agreement.md" in welcome
-    assert f"colab.research.google.com/github/{site.REPOSITORY}/blob/HEAD/notebooks/01_task/one.ipynb" in task
-    assert f"mybinder.org/v2/gh/{site.REPOSITORY}/HEAD?urlpath=lab/tree/notebooks/01_task/one.ipynb" in task
+    assert f"https://github.com/{notebooks.repository()}/blob/HEAD/docs/agreement.md" in welcome
+    assert f"colab.research.google.com/github/{notebooks.repository()}/blob/HEAD/notebooks/01_task/one.ipynb" in task
+    assert f"mybinder.org/v2/gh/{notebooks.repository()}/HEAD?urlpath=lab/tree/notebooks/01_task/one.ipynb" in task
     assert "Executed in fast mode on" in task and "Python" in task and "PyTorch" in task
     front = (report.html / "index.html").read_text()
     assert front.index("00_welcome.html") < front.index("01_task/one.html")
@@ -156,3 +159,16 @@ def test_for_the_site_hides_the_builds_folders_in_every_kind_of_output(tmp_path:
     first, second, third = notebook.cells[0].outputs
     assert first.text == second.text == "9 runs in results\n"
     assert third.data["text/plain"] == "exports/cnn.onnx" and third.data["text/html"] == "<b>ok</b>"
+
+
+def test_site_imports_outside_a_checkout_and_names_the_repository_from_the_package(tmp_path: Path) -> None:
+    """Importing it reads no file; without pyproject.toml the installed package's metadata names the repository."""
+    script = (
+        "import json, pathlib, course_utils.config as c\n"
+        f"c.PROJECT_ROOT = pathlib.Path({str(tmp_path)!r})  # a folder without pyproject.toml\n"
+        "import course_tools.site\n"
+        "from course_tools import notebooks\n"
+        "print(json.dumps(notebooks.repository()))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == notebooks.repository()

@@ -75,19 +75,40 @@ def test_an_unreadable_cgroup_file_means_no_quota(cgroup) -> None:
     assert system.usable_cpus() == len(AFFINITY)
 
 
-def test_setup_seeds_python_and_numpy_and_sizes_thread_pools(monkeypatch: pytest.MonkeyPatch) -> None:
-    # setup() writes these for the process; monkeypatch puts back whatever this process had.
-    for variable in ("COURSE_SEED", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+SEEDED = ("COURSE_SEED", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def test_setup_seeds_python_and_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in SEEDED:  # setup() writes some for the process; monkeypatch puts back whatever it had
         monkeypatch.delenv(variable, raising=False)
     draws = []
     for _ in range(2):
         assert system.setup(seed=7, threads=1) == 1
         draws.append((random.random(), np.random.rand()))
     assert draws[0] == draws[1]
-    assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["PYTHONHASHSEED"] == "7"
     monkeypatch.setenv("COURSE_SEED", "8")
     system.setup(seed=7, threads=1)
     assert (random.random(), np.random.rand()) != draws[0], "COURSE_SEED overrides the seed argument"
+
+
+def child(code: str) -> object:
+    """What a Python process started now prints as JSON: it inherits os.environ as it is."""
+    done = subprocess.run([sys.executable, "-c", f"import json\n{code}"], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_setup_seeds_and_sizes_the_processes_started_after_it_not_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in SEEDED:
+        monkeypatch.delenv(variable, raising=False)
+    own_hash = hash("course")
+    system.setup(seed=7, threads=1)
+    assert hash("course") == own_hash, "this interpreter fixed its hash seed when it started"
+    # A worker started after setup() has a reproducible hash seed; PyTorch there sizes its pool by OMP_NUM_THREADS.
+    first = child("import torch\nprint(json.dumps([hash('course'), torch.get_num_threads()]))")
+    assert first[1] == 1
+    assert child("print(json.dumps(hash('course')))") == first[0]
+    system.setup(seed=8, threads=1)
+    assert child("print(json.dumps(hash('course')))") != first[0], "another seed, another hash seed"
 
 
 def frameworks_loaded_by(statement: str) -> list[str]:
