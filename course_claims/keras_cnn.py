@@ -243,6 +243,94 @@ def data_parallel(replicas: int, steps: int) -> dict:
     }
 
 
+def multi_worker(steps: int, weights_file: str) -> dict:
+    """One worker of ``fit`` under ``tf.distribute.MultiWorkerMirroredStrategy``, as ``TF_CONFIG`` describes it.
+
+    Started once per worker, each process with its own ``TF_CONFIG`` (the cluster's addresses and its
+    own index); the workers find each other over gRPC and average every gradient with a collective
+    all-reduce. Each trains on its share of every global batch of 128 and, at the end, writes its
+    weights to ``weights_file``, so that the replicas can be compared from outside: one process's
+    word that its variables are mirrored is not evidence.
+    """
+    import json
+    import os
+
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()  # reads TF_CONFIG, waits for the other workers
+    with strategy.scope():
+        model = _notebook()["model"]
+    x, y = fixed_batches(steps)
+    # A dataset of the global batches (fit refuses NumPy arrays under this strategy): sharded by data,
+    # the strategy splits each batch of 128 into one half per worker, as the other runs do.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH_SIZE).with_options(options)
+    timer = BatchLosses()
+    try:
+        model.fit(batches, epochs=1, callbacks=[timer], verbose=0)
+        fit_error, route = None, "fit"
+    except ValueError as error:
+        # Keras 3.15's fit fails under this strategy before its first step (it reduces the (images,
+        # labels) pair, then each scalar log along an axis 0 they lack). Recorded as it is; the same
+        # Keras model and optimizer then train in TensorFlow's documented custom loop for the strategy.
+        import re
+
+        # The message prints the whole batch it failed on: keep its words, not the tensors.
+        said = " ".join(re.sub(r"\(PerReplica:\{.*\}\)", "(a PerReplica batch)", str(error), flags=re.S).split())
+        fit_error = f"{type(error).__name__}: {said[:200]}"
+        route = "custom loop: strategy.run over the Keras model and optimizer"
+        timer = _custom_loop(strategy, model, batches)
+    weights = np.concatenate([np.asarray(variable.value).ravel() for variable in model.trainable_variables])
+    np.save(weights_file, weights)
+    return {
+        **_versions(),
+        "task": json.loads(os.environ["TF_CONFIG"])["task"],
+        "replicas": strategy.num_replicas_in_sync,
+        "local_batch": BATCH_SIZE // strategy.num_replicas_in_sync,
+        "losses": timer.losses,
+        "step_seconds": timer.seconds,
+        "strategy": type(strategy).__name__,
+        "variable_type": type(model.trainable_variables[0].value).__name__,
+        "weights_file": weights_file,
+        "fit_error": fit_error,
+        "route": route,
+    }
+
+
+def _custom_loop(strategy, model: keras.Model, batches) -> BatchLosses:
+    """Train one epoch with ``strategy.run``, as TensorFlow's multi-worker custom-loop tutorial does.
+
+    Each replica computes its share of the global batch's mean loss; the Keras optimizer, called in a
+    replica context, all-reduces the gradients before it applies them. Returns each step's loss and seconds.
+    """
+    import tensorflow as tf
+
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            per_image = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            loss = tf.nn.compute_average_loss(per_image, global_batch_size=BATCH_SIZE)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    @tf.function
+    def step(images, labels):
+        return strategy.reduce("SUM", strategy.run(replica_step, args=(images, labels)), axis=None)
+
+    timer = BatchLosses()
+    for images, labels in strategy.experimental_distribute_dataset(batches):
+        start = time.perf_counter()
+        loss = float(step(images, labels))  # float() waits for the step to finish
+        timer.seconds.append(time.perf_counter() - start)
+        timer.losses.append(loss)
+    return timer
+
+
 def distribution_api(replicas: int) -> dict:
     """What ``keras.distribution.DataParallel`` does on this process's backend: are the weights replicated?"""
     import importlib.util

@@ -601,22 +601,32 @@ def test_course_claims_rejects_an_unknown_claim(capsys: pytest.CaptureFixture) -
 # --- distributed -------------------------------------------------------------------------
 
 
-def parallel_run(replicas: int, step_seconds: float, difference: float = 0.0, losses=(2.3, 1.9)) -> dict:
+def parallel_run(
+    replicas: int,
+    step_seconds: float | list[float],
+    difference: float = 0.0,
+    losses=(2.3, 1.9),
+    variable: str = "MirroredVariable",
+    fit_error: str | None = None,
+) -> dict:
+    steps = step_seconds if isinstance(step_seconds, list) else [step_seconds] * 4
     return {
         "replicas": replicas,
         "local_batch": 128 // replicas,
         "losses": list(losses),
-        "step_seconds": [5.0, step_seconds, step_seconds],
+        "step_seconds": [5.0, *steps],
         "replica_max_difference": difference,
+        "variable_types": [variable],
+        "fit_error": fit_error,
     }
 
 
-def distributed_report(keras_parallel: dict | None, api: dict | None = None) -> object:
+def distributed_report(keras_parallel: dict | None, api: dict | None = None, pytorch: dict | None = None) -> object:
     from course_claims import distributed
 
     runs = {
         "pytorch-1": parallel_run(1, 0.1),
-        "pytorch-parallel": parallel_run(2, 0.1),
+        "pytorch-parallel": pytorch or parallel_run(2, 0.1),
         "keras-1": parallel_run(1, 0.1),
     }
     if keras_parallel:
@@ -636,21 +646,36 @@ def distributed_report(keras_parallel: dict | None, api: dict | None = None) -> 
 @pytest.mark.parametrize(
     "keras_parallel, decision",
     [
-        (parallel_run(2, 0.2), "it holds here, through TensorFlow's tf.distribute"),
-        (parallel_run(2, 0.1, difference=0.3), "not shown here: it does not hold here: the 2 replicas ended 3.0e-01"),
+        (parallel_run(2, 0.2), "it holds here, in two processes with TensorFlow's MultiWorkerMirroredStrategy"),
+        (
+            parallel_run(2, 0.1, fit_error="ValueError: x"),
+            "partly here: the Keras model trained mirrored in two processes",
+        ),
+        (parallel_run(2, 0.1, difference=0.3), "not shown here: it does not hold here: the replicas' weights ended"),
+        # Weights that agree are not enough: one variable on one device would agree with itself.
+        (parallel_run(2, 0.1, variable="ResourceVariable"), "not shown here: it does not hold here: the strategy's"),
         (parallel_run(1, 0.1), "not shown here: not tested here: the strategy found one replica only"),
         (None, "not shown here: not tested here: only one replica could run"),
     ],
 )
 def test_distributed_verdict_has_a_branch_for_each_outcome(keras_parallel: dict | None, decision: str) -> None:
     last = distributed_report(keras_parallel).verdict().splitlines()[-1]
-    assert last.startswith(f"Verdict on 'Keras does data-parallel, distributed training': {decision}")
+    assert last.startswith(f"Verdict on 'Keras does data-parallel, distributed training': {decision}"), last
 
 
-def test_distributed_verdict_gives_the_speed_against_one_process() -> None:
+def test_distributed_verdict_says_what_pytorch_did_from_its_own_run() -> None:
+    holds = distributed_report(parallel_run(2, 0.1)).decision()
+    assert holds.endswith("PyTorch's DDP, in two processes too, kept its replicas in sync.")
+    apart = distributed_report(parallel_run(2, 0.1), pytorch=parallel_run(2, 0.1, difference=0.5)).decision()
+    assert apart.endswith("PyTorch's DDP did not keep its replicas in sync.")
+
+
+def test_distributed_speed_is_said_only_where_the_step_rates_do_not_overlap() -> None:
     lines = distributed_report(parallel_run(2, 0.2)).verdict().splitlines()
-    assert "2.0× slower than one process" in lines[0] and "identical to 0e+00" in lines[0]
-    assert "about as fast as one process" in distributed_report(parallel_run(2, 0.105)).verdict()
+    assert "2.0× slower than one process" in lines[0] and "differ by 0e+00" in lines[0]
+    # A difference of 5 % inside noisy steps is no difference: the verdict says so instead of "about as fast".
+    noisy = parallel_run(2, [0.08, 0.105, 0.13, 0.09])
+    assert "no speed difference shown here" in distributed_report(noisy).verdict()
 
 
 def test_distributed_verdict_says_what_keras_distribution_did() -> None:
@@ -667,6 +692,18 @@ def test_distributed_check_wants_replicas_in_step_and_learning() -> None:
         distributed_report(parallel_run(2, 0.1, difference=1e-3)).check()
     with pytest.raises(CheckFailed, match="did not learn"):
         distributed_report(parallel_run(2, 0.1, losses=(2.3, 2.4))).check()
+
+
+def test_free_ports_are_distinct_and_bindable() -> None:
+    import socket
+
+    from course_claims import distributed
+
+    ports = distributed.free_ports(2)
+    assert len(set(ports)) == 2
+    for port in ports:
+        with socket.socket() as each:
+            each.bind(("127.0.0.1", port))
 
 
 # --- TorchScript ---------------------------------------------------------------------------
