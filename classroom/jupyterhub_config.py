@@ -73,3 +73,18 @@ c.JupyterHub.load_roles = [
         "services": ["idle-culler"],
     }
 ]
+
+# The instant ✓ or ✗ of exercises.check: the students may not read the references (course_judges, which
+# only the group `instructors` may read, docs/classroom.md), so their kernels send each answer, as plain
+# values, to this service (course_tools/judge_service.py). It runs as an account of its own in that group
+# (sudo useradd --system --groups instructors course-judge). The kernels reach it directly on this
+# machine, with their server's hub token; users and their servers may use it (the hub's default roles,
+# plus access to this one service).
+JUDGE = {"name": "course-judge", "url": "http://127.0.0.1:10101", "user": "course-judge"}
+c.JupyterHub.services.append({**JUDGE, "command": [sys.executable, "-m", "course_tools.judge_service"]})
+c.Spawner.environment = {"COURSE_JUDGE_URL": f"{JUDGE['url']}/services/{JUDGE['name']}/judge"}
+JUDGE_ACCESS = f"access:services!service={JUDGE['name']}"
+c.JupyterHub.load_roles += [
+    {"name": "user", "scopes": ["self", JUDGE_ACCESS]},
+    {"name": "server", "scopes": ["users:activity!user", "access:servers!server", JUDGE_ACCESS]},
+]

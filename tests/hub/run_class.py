@@ -8,19 +8,22 @@ environment active:
     python tests/hub/run_class.py --proxy /tmp/chp/node_modules/.bin/configurable-http-proxy
 
 It creates an instructor and two students as system accounts (``useradd``; prefixed ``rc-`` so that they
-cannot be anyone's real account, in the group ``class``, homes 0700 in a temporary folder) and removes
-them at the end. On 127.0.0.1 it starts JupyterHub as root with classroom/jupyterhub_config.py (the
-instructor's real file, PAM logins for the group ``class`` included) and overrides only what this machine
-needs: JupyterHub's LocalProcessSpawner, which starts each server as its own account like the file's
-systemdspawner but without a systemd unit (containers and CI have no running systemd, so the memory and
-CPU limits are not enforced here), and ports and folders. Nothing sets COURSE_RESULTS_DIR: each account
-records its results where course_utils.config puts them. Then, every step through the hub's proxy with
-a token that the hub minted for that user:
+cannot be anyone's real account, in the group ``class``, homes 0700 in a temporary folder), and rc-judge
+for the judge service, and removes them at the end. On 127.0.0.1 it starts JupyterHub as root with
+classroom/jupyterhub_config.py (the instructor's real file, PAM logins for the group ``class`` and the
+judge service included) and overrides only what this machine needs: JupyterHub's LocalProcessSpawner,
+which starts each server as its own account like the file's systemdspawner but without a systemd unit
+(containers and CI have no running systemd, so the memory and CPU limits are not enforced here), and
+ports and folders. Nothing sets COURSE_RESULTS_DIR: each account records its results where
+course_utils.config puts them. Then, every step through the hub's proxy with a token that the hub minted
+for that user:
 
 - the instructor's account builds the course (``course nbgrader``, the Keras MLP), generates and
   releases the assignment (the formgrader's API, which its Manage Assignments page calls);
 - each student's server fetches it, answers it (alice right, bob with one wrong answer) through the
   contents API and submits it (the Assignments tab's endpoints);
+- alice's check of an exercise goes to the course's judge service (course_tools/judge_service.py, run by
+  the hub as the account rc-judge) with her server's token, and is judged; a forged token is refused;
 - alice, from her own account, tries what a student with a terminal could: read bob's home and
   notebook, the instructor's source notebooks (answers) and gradebook, list the exchange's inbound
   folder, move the course's exchange folder aside, and ``nbgrader submit --student rc-bob`` with her
@@ -35,6 +38,7 @@ with --keep, the accounts removed all the same).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import grp
 import html
 import json
@@ -71,6 +75,7 @@ from course_tools.nbgrader_course import answered  # noqa: E402
 PREFIX, MARKER, GROUP = "rc-", "course tests/hub/run_class.py", "class"  # GROUP: classroom/jupyterhub_config.py
 INSTRUCTOR, COURSE_ID, ASSIGNMENT, NOTEBOOK = f"{PREFIX}instructor", "course", "mlp", "keras"
 ALICE, BOB = f"{PREFIX}alice", f"{PREFIX}bob"
+JUDGE = f"{PREFIX}judge"  # the account the judge service runs as (course-judge on a class server)
 # Each student's answers: the instructor's, but bob counts the 128-unit model's parameters for the wider one.
 STUDENTS: dict[str, dict[str, str | None]] = {ALICE: {}, BOB: {"mlp-wider-answer": "wide_params = 101_770"}}
 EXPECTED = {ALICE: 3.0, BOB: 2.0}  # one point per exercise (course_tools/nbgrader_course.POINTS)
@@ -170,7 +175,7 @@ def accounts(homes: Path) -> Iterator[None]:
         made_group = True
     made: list[str] = []
     try:
-        for name in [INSTRUCTOR, *STUDENTS]:
+        for name in [INSTRUCTOR, *STUDENTS, JUDGE]:
             existing = account(name)
             if existing and existing.pw_gecos != MARKER:
                 raise SetupError(f"the account {name} exists and is not this script's: remove it or rename ours")
@@ -179,7 +184,8 @@ def accounts(homes: Path) -> Iterator[None]:
             home = homes / name
             subprocess.run(
                 ["useradd", "--comment", MARKER, "--home-dir", str(home), "--create-home", "--user-group"]
-                + ["--groups", GROUP, "--shell", "/bin/bash", name],
+                + (["--groups", GROUP] if name != JUDGE else [])  # the judge is a service, not in the class
+                + ["--shell", "/bin/bash", name],
                 check=True,
                 capture_output=True,
             )
@@ -216,18 +222,24 @@ def user_env(name: str, bin_dir: Path, etc: Path) -> dict[str, str]:
 
 
 def as_user(
-    name: str, command: list[str], bin_dir: Path, etc: Path, cwd: Path | None = None
+    name: str, command: list[str], bin_dir: Path, etc: Path, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run ``command`` as the account ``name`` (its uid, its groups, its home): what they could do in a terminal."""
+    """Run ``command`` as the account ``name`` (its uid, its groups, its home): what they could do in a terminal.
+    ``extra``: more of the environment, such as what their server gives its kernels."""
     drop = ["setpriv", f"--reuid={name}", f"--regid={account(name).pw_gid}", "--init-groups"]
     return subprocess.run(
         [*drop, *command],
-        cwd=cwd or account(name).pw_dir,
-        env=user_env(name, bin_dir, etc),  # nothing of root's own environment
+        cwd=account(name).pw_dir,
+        env={**user_env(name, bin_dir, etc), **(extra or {})},  # nothing of root's own environment
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def judge_url(ports: dict[str, int]) -> str:
+    """COURSE_JUDGE_URL for the servers: the judge service, reached directly on this machine."""
+    return f"http://127.0.0.1:{ports['judge']}/services/course-judge/judge"
 
 
 def write_configs(scratch: Path, proxy: str, ports: dict[str, int], token: str) -> Path:
@@ -263,10 +275,13 @@ def write_configs(scratch: Path, proxy: str, ports: dict[str, int], token: str) 
         "Authenticator.admin_users": {INSTRUCTOR},
         # Each server as its own account, like systemdspawner but without systemd (none runs in a container).
         "JupyterHub.spawner_class": "localprocess",
-        "Spawner.environment": {"JUPYTER_CONFIG_PATH": str(etc)},
+        "Spawner.environment": {"JUPYTER_CONFIG_PATH": str(etc), "COURSE_JUDGE_URL": judge_url(ports)},
     }
     lines = [f"load_subconfig({str(REPO / 'classroom' / 'jupyterhub_config.py')!r})"]
     lines += [f"c.{name} = {value!r}" for name, value in overrides.items()]
+    # The judge service of the course's config, on a free port and as this run's account.
+    judge = {"url": f"http://127.0.0.1:{ports['judge']}", "user": JUDGE}
+    lines += [f"[s.update({judge!r}) for s in c.JupyterHub.services if s['name'] == 'course-judge']"]
     # The script's own service: it creates users, starts servers and mints their tokens.
     lines += [
         f"c.JupyterHub.services.append({{'name': {SERVICE!r}, 'api_token': {token!r}}})",
@@ -282,7 +297,7 @@ def write_configs(scratch: Path, proxy: str, ports: dict[str, int], token: str) 
 @contextmanager
 def jupyterhub(scratch: Path, proxy: str, bin_dir: Path) -> Iterator[Hub]:
     """A JupyterHub on 127.0.0.1 with the course's config; yields its API, then stops all it started."""
-    ports = {name: free_port() for name in ("public", "hub", "proxy_api")}
+    ports = {name: free_port() for name in ("public", "hub", "proxy_api", "judge")}
     token = secrets.token_hex(32)
     config = write_configs(scratch, proxy, ports, token)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # as if the venv were active
@@ -429,6 +444,47 @@ def server_accounts(name: str) -> list[str]:
     return found
 
 
+def server_environment(name: str) -> dict[str, str]:
+    """The environment of ``name``'s server, which their kernels inherit (JUPYTERHUB_API_TOKEN included)."""
+    for process in psutil.process_iter(["cmdline"]):
+        if any("jupyterhub-singleuser" in part for part in process.info["cmdline"] or []):
+            with contextlib.suppress(psutil.Error):
+                environment = process.environ()
+                if environment.get("JUPYTERHUB_USER") == name:
+                    return environment
+    raise SetupError(f"{name}'s server is not running")
+
+
+def judged(report: Report, bin_dir: Path, etc: Path) -> None:
+    """alice's kernel asks the judge service: a wrong answer gets what is wrong, a right one a ✓, a forged
+    token nothing; the service runs as its own account."""
+    ask = (
+        "import json, sys; from course_utils import exercises; "
+        "print(json.dumps([exercises.judge('mlp.wider', n) for n in (101_770, 203_530)]))"
+    )
+    url = server_environment(ALICE)["COURSE_JUDGE_URL"]  # what the hub gave her server, and so her kernels
+    for token, expect in ((server_environment(ALICE)["JUPYTERHUB_API_TOKEN"], "verdicts"), ("not-a-token", "refused")):
+        env = {"COURSE_JUDGE_URL": url, "JUPYTERHUB_API_TOKEN": token}
+        done = as_user(ALICE, [str(bin_dir / "python"), "-c", ask], bin_dir, etc, extra=env)
+        if expect == "verdicts":
+            verdicts = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+            ok = bool(verdicts) and bool(verdicts[0]) and verdicts[1] is None
+            report.check(
+                f"{ALICE}'s check is judged by the judge service (wrong, then right)",
+                ok,
+                verdicts or done.stderr[-600:],
+            )
+        else:
+            said = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.stdout
+            report.check("the judge service refuses a token the hub does not vouch for", "403" in said, said)
+    runs_as = {
+        p.info["username"]
+        for p in psutil.process_iter(["username", "cmdline"])
+        if "course_tools.judge_service" in " ".join(p.info["cmdline"] or [])
+    }
+    report.check("the judge service runs as its own account", runs_as == {JUDGE}, runs_as)
+
+
 def run_class(hub: Hub, report: Report, bin_dir: Path, etc: Path, exchange: Path) -> dict[str, float]:
     """Release, fetch, answer, submit, what alice tries, collect, autograde, feedback; the scores by student."""
     # The instructor builds the course in their home, from a terminal of their own (docs/classroom.md).
@@ -476,6 +532,7 @@ def run_class(hub: Hub, report: Report, bin_dir: Path, etc: Path, exchange: Path
     except SetupError as refused:
         report.check("alice's token is refused by bob's server", " 403 " in str(refused), refused)
 
+    judged(report, bin_dir, etc)
     attempts(hub, report, bin_dir, etc, exchange)
 
     collected = formgrader(hub, f"assignment/{ASSIGNMENT}/collect")
