@@ -33,13 +33,27 @@ class QuietTensorFlowImport(importlib.abc.MetaPathFinder):
 def _without_native_stderr(load, module) -> None:
     sys.stderr.flush()
     saved = os.dup(2)
+    python_stderr = sys.stderr
     with open(os.devnull, "wb") as devnull:
         os.dup2(devnull.fileno(), 2)
         try:
+            if _on_fd_2(python_stderr):  # a terminal or a script, not Jupyter: keep Python's own messages
+                sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding, errors="replace")
             load(module)
         finally:
+            if sys.stderr is not python_stderr:
+                sys.stderr.close()
+                sys.stderr = python_stderr
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def _on_fd_2(stream) -> bool:
+    """True if ``stream`` writes to file descriptor 2, where the native log is dropped."""
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # Jupyter's stream has no descriptor, or another one
+        return False
 
 
 def quiet_tensorflow_start() -> None:

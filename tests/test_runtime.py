@@ -112,3 +112,22 @@ def test_setup_names_a_framework_outside_the_supported_versions(monkeypatch) -> 
     monkeypatch.setattr(metadata, "distributions", lambda: [old_torch])
     (line,) = system.unsupported_versions("pytorch")
     assert line.startswith("Note: torch 2.1.0 is outside the versions this course is tested with (")
+
+
+def test_the_quiet_tensorflow_import_drops_the_native_log_but_not_pythons_messages(tmp_path: Path) -> None:
+    """A stand-in ``tensorflow`` writes as the real one's C++ core does, and as Python code does."""
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(
+        "import os, sys, warnings\n"
+        "os.write(2, b'native start-up log\\n')\n"
+        "warnings.warn('a Python warning during the import')\n"
+        "print('a Python message during the import', file=sys.stderr)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "COURSE_TF_LOG"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(RUNTIME.parent)])
+    code = "import course_utils, tensorflow, os; os.write(2, b'native, after the import\\n')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert "native start-up log" not in done.stderr
+    assert "a Python warning during the import" in done.stderr, done.stderr
+    assert "a Python message during the import" in done.stderr, done.stderr
+    assert "native, after the import" in done.stderr, "stderr is itself again after the import"
