@@ -55,6 +55,8 @@ CLAIMS = (
     Claim("PyTorch has no monitoring tool like TensorBoard", "tensorboard", "the PyTorch version (1.1 or later)"),
     Claim("PyTorch exports to ONNX, TensorFlow is for production and mobile", "deployment", "the installed runtimes"),
     Claim("Keras is the easiest", "easiest", "the task, and what 'easy' measures"),
+    Claim("TensorFlow is steep", "easiest", "which TensorFlow route: its own high-level one is Keras"),
+    Claim("PyTorch is easy", "easiest", "a measure of 'easy', which the claim does not name"),
     Claim("Keras does data-parallel, distributed training", "distributed", "CPUs and memory for two replicas"),
     Claim("eager mode shifts to graph mode with TorchScript", "torchscript", "the PyTorch version"),
     Claim("TorchServe deploys PyTorch models at scale", "torchscript", "its maintainers (published, dated)"),

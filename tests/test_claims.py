@@ -851,6 +851,24 @@ def test_tensorboard_verdict_has_a_branch_for_each_outcome(
         assert report.decision().endswith("beside keras and tensorflow's.")
 
 
+def test_easiest_judges_the_official_routes_and_says_steep_and_easy_from_the_counts() -> None:
+    from course_claims import easiest
+
+    lines = {"keras": 85, "pytorch": 161, "tensorflow": 233}
+    keras_route = {"installed": True, "tf_keras_is_keras": True, "estimator": False}
+    steep = easiest.steep_decision(lines, keras_route)
+    assert steep.startswith("it does not hold for TensorFlow's own high-level route: tf.keras loads the Keras")
+    assert "233 lines, 2.7× as many" in steep
+    other = easiest.steep_decision(lines, keras_route | {"tf_keras_is_keras": False})
+    assert other.startswith("not decided here")
+    easy = easiest.easy_decision(lines, {"lightning": None, "pytorch-ignite": "0.5"})
+    assert easy.startswith("not measurable as stated") and "161 framework lines" in easy and "1.9×" in easy
+    assert "installed here: pytorch-ignite 0.5, not counted" in easy
+    first = easiest.verdicts(lines).splitlines()[0]
+    if easiest.tensorflow_high_level()["tf_keras_is_keras"]:  # the installed TensorFlow decides
+        assert "against 161 for PyTorch" in first and "233" not in first
+
+
 @pytest.mark.parametrize(
     "lines, decision",
     [
@@ -1017,10 +1035,10 @@ def zoo_report(keras_off: str | None = None, torchvision: bool = True, torch_off
 @pytest.mark.parametrize(
     "report, decision",
     [
-        (zoo_report(), "true: Keras Applications builds all 11 families"),
+        (zoo_report(), "true of the architectures: Keras Applications builds all 11 families"),
         (zoo_report(keras_off="VGG16"), "partly: Keras Applications builds all 11 families, but VGG16 differ"),
-        (zoo_report(torchvision=False), "true: Keras Applications builds all 11"),
-        (zoo_report(torch_off="ResNet"), "true: Keras Applications builds all 11"),
+        (zoo_report(torchvision=False), "true of the architectures: Keras Applications builds all 11"),
+        (zoo_report(torch_off="ResNet"), "true of the architectures: Keras Applications builds all 11"),
     ],
 )
 def test_pretrained_verdict_has_a_branch_for_each_outcome(report, decision: str) -> None:
@@ -1039,6 +1057,35 @@ def test_pretrained_check_fails_on_a_wrong_count_or_a_changed_round_trip() -> No
     changed.torchvision["round_trip"]["max_abs_difference"] = 1e-3
     with pytest.raises(CheckFailed, match="torchvision's weights"):
         changed.check()
+
+
+def test_pretrained_says_the_weights_were_checked_only_where_cached() -> None:
+    report = zoo_report()
+    assert "the pretrained weights themselves were not checked: no weights file is cached" in report.decision()
+    report.keras["cached_weights"] = {
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5": "loaded into MobileNetV2"
+    }
+    assert "checked where cached: mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5 (Keras) loaded" in (
+        report.decision()
+    )
+
+
+def test_pretrained_cached_weights_are_read_from_the_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_claims import pretrained
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels.h5").write_bytes(b"not weights")
+    assert pretrained.cached_weights("keras") == ["resnet50_weights_tf_dim_ordering_tf_kernels.h5"]
+    loaded = pretrained._load_cached("keras", lambda arch, path: (_ for _ in ()).throw(OSError(path)))
+    assert loaded == {"resnet50_weights_tf_dim_ordering_tf_kernels.h5": "did not load into ResNet: OSError"}
+
+
+def test_pretrained_fast_mode_times_within_binders_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_claims import pretrained
+
+    monkeypatch.setattr(pretrained, "available_memory", lambda: 64 * 2**30)
+    assert pretrained.timed_architectures() == pretrained.timed_architectures(free_bytes=2 * 2**30)
 
 
 def test_pretrained_times_only_the_models_that_fit_beside_a_worker() -> None:
