@@ -41,6 +41,7 @@ import argparse
 import contextlib
 import grp
 import html
+import importlib.util
 import json
 import os
 import pwd
@@ -407,6 +408,14 @@ def attempts(hub: Hub, report: Report, bin_dir: Path, etc: Path, exchange: Path)
         ),
     }
     assert (course / "gradebook.db").is_file() and (bob / ASSIGNMENT).is_dir(), "nothing to try to read"
+    # The exercises' references (course_judges): closed to students where the install follows
+    # docs/classroom.md; a development checkout leaves them world-readable, and the run says so.
+    spec = importlib.util.find_spec("course_judges")
+    references = Path(next(iter(spec.submodule_search_locations))) if spec else None
+    if references and not os.stat(references).st_mode & 0o004:
+        reads["the exercises' references"] = f"print(open({str(references / '__init__.py')!r}).read()[:80])"
+    elif references:
+        print(f"NOTE: the references in {references} are readable by every account in this install", flush=True)
     for what, code in reads.items():
         refused, said = denied(ALICE, what, bin_dir, etc, code)
         report.check(f"{ALICE} cannot reach {what}", refused, said)
