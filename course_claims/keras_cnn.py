@@ -8,6 +8,7 @@ Imported only by worker processes (see :mod:`course_claims.workers`), never by t
 from __future__ import annotations
 
 import importlib
+import re
 import time
 from pathlib import Path
 
@@ -274,8 +275,6 @@ def multi_worker(steps: int, weights_file: str) -> dict:
         # Keras 3.15's fit fails under this strategy before its first step (it reduces the (images,
         # labels) pair, then each scalar log along an axis 0 they lack). Recorded as it is; the same
         # Keras model and optimizer then train in TensorFlow's documented custom loop for the strategy.
-        import re
-
         # The message prints the whole batch it failed on: keep its words, not the tensors.
         said = " ".join(re.sub(r"\(PerReplica:\{.*\}\)", "(a PerReplica batch)", str(error), flags=re.S).split())
         fit_error = f"{type(error).__name__}: {said[:200]}"
@@ -421,6 +420,10 @@ def low_level(folder: str, n_images: int = 1000, components: int = 2, clusters: 
     }
     backend = keras.backend.backend()
     files = {}
+    seconds = {
+        "pca": _seconds(lambda: keras.ops.convert_to_numpy(pca(tensor, components)[0])),
+        "kmeans": _seconds(lambda: keras.ops.convert_to_numpy(k_means(tensor, tensor[:clusters], iterations)[1])),
+    }
     for name, value in outputs.items():
         files[name] = f"{backend}_{name}.npy"
         np.save(Path(folder) / files[name], keras.ops.convert_to_numpy(value))
@@ -429,4 +432,39 @@ def low_level(folder: str, n_images: int = 1000, components: int = 2, clusters: 
         **_versions(),
         "files": files,
         "settings": {"n_images": n_images, "components": components, "clusters": clusters, "iterations": iterations},
+        "seconds": seconds,
+        "dispatch": dispatch(tensor),
+    }
+
+
+def _seconds(run, repeats: int = 5) -> list[float]:
+    """Wall seconds of ``run`` (which must return a NumPy value, so that the work is done), after one warm-up."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def dispatch(tensor) -> dict:
+    """Where ``keras.ops.matmul`` computes on this backend: the function it calls, and the tensor it returns.
+
+    Keras 3's ops are a thin layer: each looks up the backend's own function
+    (``keras.src.backend.<backend>.numpy.matmul``), which calls the framework (``tf.matmul``,
+    ``torch.matmul``, ``jnp.matmul``); the result is the framework's own tensor type.
+    """
+    import inspect
+
+    from keras.src import backend as backends
+
+    implementation = backends.numpy.matmul
+    result = keras.ops.matmul(tensor[:2], keras.ops.transpose(tensor[:2]))
+    source = inspect.getsource(implementation)
+    framework_calls = sorted(set(re.findall(r"\b(tf|torch|jnp|jax|np)\.[a-z_.]*matmul", source)))
+    return {
+        "implementation": f"{implementation.__module__}.{implementation.__name__}",
+        "result_type": f"{type(result).__module__}.{type(result).__qualname__}",
+        "framework_calls": framework_calls,
     }

@@ -1,7 +1,9 @@
 """Claims: "Keras is not capable of handling low-level computations" and "not ideal for PCA and clustering".
 
 A dense layer, PCA and k-means, each written with ``keras.ops`` alone, run on every installed
-backend and compared with NumPy computing the same thing, from the same inputs.
+backend and compared with NumPy computing the same thing, from the same inputs. The first claim is
+also read as the architecture claim it is: where ``keras.ops`` computes (the backend's function and
+tensor type); the second is timed, against NumPy and scikit-learn on the same MNIST images.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from course_utils.data import load_dataset
 import numpy as np
 
 from .backends import trainable_backends
-from .common import KERAS, output_folder, run_all
+from .common import KERAS, Spread, output_folder, run_all
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,12 +63,91 @@ def compare(outputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> 
     }
 
 
+def timed(run, repeats: int = 5) -> list[float]:
+    """Wall seconds of ``run``, repeated, after one warm-up run."""
+    import time
+
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def baseline_seconds(x: np.ndarray, settings: dict) -> dict[str, dict[str, list[float]]]:
+    """NumPy's and, where installed, scikit-learn's seconds for the same PCA and k-means (same start, same steps)."""
+    x = x.astype(np.float32)
+    clusters, iterations = settings["clusters"], settings["iterations"]
+
+    def numpy_pca():
+        centred = x - x.mean(axis=0)
+        np.linalg.eigh(centred.T @ centred / (len(x) - 1))
+
+    def numpy_kmeans():
+        centroids = x[:clusters]
+        for _ in range(iterations):
+            distances = (x**2).sum(1, keepdims=True) - 2 * x @ centroids.T + (centroids**2).sum(1)
+            members = np.eye(clusters, dtype=x.dtype)[np.argmin(distances, axis=1)]
+            centroids = members.T @ x / np.maximum(members.sum(axis=0), 1)[:, None]
+
+    seconds = {"NumPy": {"pca": timed(numpy_pca), "kmeans": timed(numpy_kmeans)}}
+    try:
+        from sklearn.cluster import KMeans
+        from sklearn.decomposition import PCA
+    except ImportError:
+        return seconds
+    pca = PCA(settings["components"], svd_solver="full")
+    kmeans = KMeans(clusters, init=x[:clusters], n_init=1, max_iter=iterations, tol=0, algorithm="lloyd")
+    seconds["scikit-learn"] = {"pca": timed(lambda: pca.fit(x)), "kmeans": timed(lambda: kmeans.fit(x))}
+    return seconds
+
+
+# The lines of keras.ops each needs (keras_cnn.pca and keras_cnn.k_means, their bodies), against one call
+# of scikit-learn's: counted from the source, without importing Keras.
+def keras_ops_lines() -> dict[str, int]:
+    from .common import source_of
+
+    def body(name: str) -> int:
+        lines = source_of(KERAS, name).splitlines()[1:]
+        return sum(
+            1 for line in lines if line.strip() and not line.strip().startswith(('"""', "#")) and '"""' not in line
+        )
+
+    return {"pca": body("pca"), "kmeans": body("k_means")}
+
+
 @dataclass
 class LowLevelReport:
-    """Each backend's layer, PCA and k-means against NumPy's."""
+    """Each backend's layer, PCA and k-means against NumPy's; where keras.ops computes; how long each took."""
 
     comparisons: dict[str, dict[str, float]]  # backend: compare()'s result
     versions: dict[str, str]  # backend: Keras version
+    seconds: dict[str, dict[str, list[float]]] = None  # route ("keras.ops on torch", "NumPy"...): {"pca", "kmeans"}
+    dispatch: dict[str, dict] = None  # backend: keras_cnn.dispatch()'s result
+
+    def timing_table(self) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = {
+            route: {f"{task} ms, median (range)": str(Spread.of([1000 * t for t in found[task]])) for task in found}
+            for route, found in (self.seconds or {}).items()
+        }
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("computed by")
+
+    def dispatch_table(self) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = {
+            backend: {
+                "keras.ops.matmul calls": found["implementation"],
+                "which calls": ", ".join(f"{name}.…matmul" for name in found["framework_calls"]) or "?",
+                "and returns": found["result_type"],
+            }
+            for backend, found in (self.dispatch or {}).items()
+        }
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("backend")
 
     def table(self) -> pd.DataFrame:
         import pandas as pd
@@ -83,16 +164,63 @@ class LowLevelReport:
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("backend")
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"against NumPy": self.table()}
+        return {"against NumPy": self.table(), "dispatch": self.dispatch_table(), "seconds": self.timing_table()}
+
+    def delegates(self) -> list[str]:
+        """The backends on which keras.ops.matmul ran the backend's own function and returned its tensor."""
+        frameworks = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
+        return [
+            backend
+            for backend, found in (self.dispatch or {}).items()
+            if f".backend.{backend}." in found["implementation"]
+            and found["result_type"].startswith(frameworks.get(backend, backend))
+        ]
 
     def layer_decision(self) -> str:
         wrong = [backend for backend, found in self.comparisons.items() if not found["layer"] <= LAYER_TOLERANCE]
         if wrong:
             return f"it holds on {', '.join(wrong)} here: the keras.ops layer does not compute what NumPy does."
         largest = max(found["layer"] for found in self.comparisons.values())
+        capability = (
+            f"a layer written with keras.ops computes relu(x W + b) as NumPy does on "
+            f"{' and '.join(self.comparisons)} (largest difference {largest:.0e})"
+        )
+        delegates = self.delegates()
+        if not delegates:
+            return f"it does not hold as a capability: {capability}."
+        found = self.dispatch[delegates[0]]
         return (
-            f"it does not hold: a layer written with keras.ops computes relu(x W + b) as NumPy does on "
-            f"{' and '.join(self.comparisons)} (largest difference {largest:.0e})."
+            f"true of the architecture, not of the capability. Keras computes nothing itself: on "
+            f"{' and '.join(delegates)}, keras.ops.matmul calls the backend's function ({found['implementation']}, "
+            f"returning a {found['result_type']}), and the Keras package holds no compiled code (see the overview). "
+            f"But {capability}."
+        )
+
+    def speed_decision(self) -> str | None:
+        """Is keras.ops slower at PCA and k-means than scikit-learn (or NumPy)? Said where the ranges do not overlap."""
+        if not self.seconds:
+            return None
+        reference = "scikit-learn" if "scikit-learn" in self.seconds else "NumPy"
+        theirs = self.seconds[reference]
+        slower, faster, overlap = [], [], []
+        for route, found in self.seconds.items():
+            if not route.startswith("keras.ops"):
+                continue
+            for task in ("pca", "kmeans"):
+                mine, other = Spread.of(found[task]), Spread.of(theirs[task])
+                said = f"{task} on {route.removeprefix('keras.ops on ')} {mine.median / other.median:.1f}×"
+                (slower if mine.low > other.high else faster if mine.high < other.low else overlap).append(said)
+        lines = keras_ops_lines()
+        written = (
+            f"keras.ops needs {lines['pca']} and {lines['kmeans']} lines written by hand where {reference} is one call"
+        )
+        if slower and not faster and not overlap:
+            return f"it holds in time and code: keras.ops took longer than {reference} ({', '.join(slower)}); {written}"
+        if faster and not slower:
+            return f"it does not hold in time: keras.ops was faster than {reference} ({', '.join(faster)}); {written}"
+        return (
+            f"inconclusive in time here: against {reference}, slower: {', '.join(slower) or 'none'}; faster: "
+            f"{', '.join(faster) or 'none'}; within the noise: {', '.join(overlap) or 'none'}; {written}"
         )
 
     def pca_decision(self) -> str:
@@ -103,11 +231,12 @@ class LowLevelReport:
         ]
         if wrong:
             return f"on {', '.join(wrong)}, keras.ops' PCA or k-means differs from NumPy's here."
-        return (
-            "Keras is capable of both: PCA and k-means in a few lines of keras.ops agree with NumPy on "
-            f"{' and '.join(self.comparisons)}. 'Ideal' is a matter of tools, not of capability: scikit-learn "
-            "remains the usual one, and needs no backend."
-        )
+        backends = " and ".join(self.comparisons)
+        capable = f"Keras is capable of both (PCA and k-means in keras.ops agree with NumPy on {backends})"
+        speed = self.speed_decision()
+        if speed is None:
+            return f"{capable}; 'ideal' was not measured here."
+        return f"{speed}. {capable}."
 
     def verdict(self) -> str:
         lines = []
@@ -140,4 +269,11 @@ def compare_with_numpy() -> LowLevelReport:
         backend: compare({name: np.load(Path(folder) / file) for name, file in run["files"].items()}, expected)
         for backend, run in runs.items()
     }
-    return LowLevelReport(comparisons, {backend: run["version"] for backend, run in runs.items()})
+    seconds = {f"keras.ops on {backend}": run["seconds"] for backend, run in runs.items() if "seconds" in run}
+    seconds |= baseline_seconds(x, settings)
+    return LowLevelReport(
+        comparisons,
+        {backend: run["version"] for backend, run in runs.items()},
+        seconds,
+        {backend: run["dispatch"] for backend, run in runs.items() if "dispatch" in run},
+    )

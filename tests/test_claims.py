@@ -785,7 +785,7 @@ def test_lowlevel_reference_is_what_the_steps_compute() -> None:
 @pytest.mark.parametrize(
     "report, layer, pca",
     [
-        (lowlevel_report(), "it does not hold: a layer written with keras.ops", "Keras is capable of both"),
+        (lowlevel_report(), "it does not hold as a capability: a layer written with keras.ops", "Keras is capable"),
         (lowlevel_report(layer=0.1), "it holds on tensorflow, torch here", "Keras is capable of both"),
         (lowlevel_report(pca=0.5), "it does not hold", "on tensorflow, torch, keras.ops' PCA or k-means differs"),
         (lowlevel_report(same_clusters=0.5), "it does not hold", "on tensorflow, torch, keras.ops' PCA or k-means"),
@@ -793,6 +793,39 @@ def test_lowlevel_reference_is_what_the_steps_compute() -> None:
 )
 def test_lowlevel_verdicts_have_a_branch_for_each_outcome(report, layer: str, pca: str) -> None:
     assert report.layer_decision().startswith(layer) and report.pca_decision().startswith(pca)
+
+
+def test_lowlevel_reads_the_architecture_claim_from_where_keras_ops_computes() -> None:
+    report = lowlevel_report()
+    report.dispatch = {
+        "torch": {
+            "implementation": "keras.src.backend.torch.numpy.matmul",
+            "result_type": "torch.Tensor",
+            "framework_calls": ["torch"],
+        }
+    }
+    assert report.layer_decision().startswith("true of the architecture, not of the capability")
+    report.dispatch["torch"]["result_type"] = "keras.src.KerasTensor"  # Keras computing itself
+    assert report.layer_decision().startswith("it does not hold as a capability")
+
+
+@pytest.mark.parametrize(
+    "keras_ms, decision",
+    [
+        ([50, 51, 52], "it holds in time and code: keras.ops took longer than scikit-learn"),
+        ([1, 1.1, 1.2], "it does not hold in time: keras.ops was faster than scikit-learn"),
+        ([4, 10, 30], "inconclusive in time here"),
+    ],
+)
+def test_lowlevel_says_slower_only_where_the_ranges_do_not_overlap(keras_ms: list, decision: str) -> None:
+    report = lowlevel_report(backends=("torch",))
+    seconds = [ms / 1000 for ms in keras_ms]
+    report.seconds = {
+        "keras.ops on torch": {"pca": seconds, "kmeans": seconds},
+        "scikit-learn": {"pca": [0.005, 0.006, 0.007], "kmeans": [0.005, 0.006, 0.007]},
+    }
+    assert report.pca_decision().startswith(decision), report.pca_decision()
+    assert "lines written by hand where scikit-learn is one call" in report.pca_decision()
 
 
 def test_lowlevel_verdict_says_when_one_backend_was_compared() -> None:
