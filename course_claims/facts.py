@@ -224,3 +224,41 @@ def read_installed() -> FactsReport:
         keras_export_formats(),
         installed_versions(["tensorflowjs"]),
     )
+
+
+# What the course calls deprecated or renamed, where the installed packages cannot say it themselves:
+# the published, dated source. The notebooks that measure the others are named.
+OUTDATED = (
+    ("TorchScript is deprecated", "torch", "deployment.ipynb: PyTorch's own warnings while tracing and saving"),
+    ("TF Lite is now LiteRT", "ai-edge-litert", "deployment.ipynb: tf.lite.Interpreter's deprecation warning"),
+    (
+        "TorchServe is in limited maintenance",
+        "torchserve",
+        "its repository's notice (github.com/pytorch/serve, 2025); last PyPI release 0.12.0, September 2024",
+    ),
+    (
+        "Theano is discontinued; PyTensor is its maintained fork",
+        "theano",
+        "Theano's last PyPI release, 1.0.5 (July 2020); PyTensor, the PyMC project's fork, is released on PyPI",
+    ),
+    ("", "pytensor", "installed or not, read from its metadata"),
+)
+
+
+def outdated_table() -> pd.DataFrame:
+    """Each deprecated or renamed project: whether it is installed here, and where the evidence comes from."""
+    import pandas as pd
+
+    from .common import installed_versions
+
+    versions = installed_versions([package for _, package, _ in OUTDATED])
+    rows = [
+        {
+            "the course says": said or "↑",
+            "package": package,
+            "installed here": versions[package] or "not installed",
+            "evidence": evidence,
+        }
+        for said, package, evidence in OUTDATED
+    ]
+    return pd.DataFrame(rows).set_index("the course says")

@@ -1303,3 +1303,11 @@ def test_no_verdict_of_the_overview_is_typed_text(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr("shutil.which", lambda name: None)
     monkeypatch.setattr(Path, "exists", lambda self: False)
     assert any(reason.startswith(overview.GPU_CLAIMS) for reason in overview.not_measurable())
+
+
+def test_outdated_projects_say_where_their_evidence_comes_from() -> None:
+    from course_claims import facts
+
+    table = facts.outdated_table()
+    assert {"torch", "ai-edge-litert", "torchserve", "theano", "pytensor"} == set(table["package"])
+    assert table["evidence"].str.len().min() > 10 and table["installed here"].notna().all()
