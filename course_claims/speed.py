@@ -624,8 +624,10 @@ class SpeedReport:
                 continue
             run = self.runs[variant.name]
             numbers = list(run["inference_images_per_second"])
-            for size in self.settings.sizes:
-                numbers += run["train_images_per_second"][str(size)]
+            for size in variant.sizes(self.settings):  # a variant too slow for the whole set has its small size only
+                numbers += run["train_images_per_second"].get(str(size), [])
+                if len(run["train_images_per_second"].get(str(size), [])) != self.settings.rounds:
+                    raise CheckFailed(f"{variant.label} has not one measurement per round on {size:,} images: {run}")
             if len(run["inference_images_per_second"]) != self.settings.rounds or not all(
                 math.isfinite(number) and number > 0 for number in numbers
             ):

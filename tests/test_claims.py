@@ -237,6 +237,13 @@ def test_speed_check_needs_the_defaults_and_complete_rows_of_the_course_cnn() ->
     runs["pytorch-passive"] = speed_run(500, 1000, params=101_770)
     with pytest.raises(CheckFailed, match="not the course's CNN"):
         speed_report(runs).check()
+    small_only = speed.Variant("keras-xla", "Keras XLA", "keras-tensorflow-xla", "xla", "keras", largest=5120)
+    runs = {**full_runs((1000, 2000)), "keras-xla": speed_run(300)}  # timed on the small size only
+    runs["keras-xla"]["train_images_per_second"] = {"5120": [290.0, 300.0, 310.0]}
+    speed.SpeedReport(FULL, runs, {}, QUIET, (*VARIANTS, small_only)).check()
+    runs["keras-xla"]["train_images_per_second"] = {"5120": [290.0, 300.0]}
+    with pytest.raises(CheckFailed, match="not one measurement per round on 5,120 images"):
+        speed.SpeedReport(FULL, runs, {}, QUIET, (*VARIANTS, small_only)).check()
     runs = full_runs((1000, 2000))
     runs["pytorch-eager"]["inference_images_per_second"] = [1000.0, 0.0, 900.0]
     with pytest.raises(CheckFailed, match="not positive"):
