@@ -170,9 +170,13 @@ def cpp_exports(model: nn.Module, folder: Path, example: np.ndarray) -> dict:
     import warnings
 
     example_input = (torch.from_numpy(example),)
+    # TorchScript names the class by its module, here the notebook's "02_cnn_pytorch_cells": a name that
+    # starts with a digit, which torch::jit::load cannot parse back. A copy under a subclass of a valid name.
+    named = copy.deepcopy(model)
+    named.__class__ = type(type(model).__name__, (type(model),), {"__module__": "course_cnn"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        torch.jit.save(torch.jit.trace(model, example_input), str(folder / "cnn_torchscript.pt"))
+        torch.jit.save(torch.jit.trace(named, example_input), str(folder / "cnn_torchscript.pt"))
     warned = sorted({str(warning.message).splitlines()[0] for warning in caught})
     return {"files": {"TorchScript": "cnn_torchscript.pt"}, "TorchScript warnings": warned}
 
