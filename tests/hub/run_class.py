@@ -77,6 +77,7 @@ PREFIX, MARKER, GROUP = "rc-", "course tests/hub/run_class.py", "class"  # GROUP
 INSTRUCTOR, COURSE_ID, ASSIGNMENT, NOTEBOOK = f"{PREFIX}instructor", "course", "mlp", "keras"
 ALICE, BOB = f"{PREFIX}alice", f"{PREFIX}bob"
 JUDGE = f"{PREFIX}judge"  # the account the judge service runs as (course-judge on a class server)
+GRADERS = f"{PREFIX}graders"  # may read the exercises' references (docs/classroom.md: a group of instructors)
 # Each student's answers: the instructor's, but bob counts the 128-unit model's parameters for the wider one.
 STUDENTS: dict[str, dict[str, str | None]] = {ALICE: {}, BOB: {"mlp-wider-answer": "wide_params = 101_770"}}
 EXPECTED = {ALICE: 3.0, BOB: 2.0}  # one point per exercise (course_tools/nbgrader_course.POINTS)
@@ -414,8 +415,8 @@ def attempts(hub: Hub, report: Report, bin_dir: Path, etc: Path, exchange: Path)
     references = Path(next(iter(spec.submodule_search_locations))) if spec else None
     if references and not os.stat(references).st_mode & 0o004:
         reads["the exercises' references"] = f"print(open({str(references / '__init__.py')!r}).read()[:80])"
-    elif references:
-        print(f"NOTE: the references in {references} are readable by every account in this install", flush=True)
+    elif references:  # references_closed() failed to close them: a failure, not a note
+        report.check(f"{ALICE} cannot reach the exercises' references", False, f"{references} is world-readable")
     for what, code in reads.items():
         refused, said = denied(ALICE, what, bin_dir, etc, code)
         report.check(f"{ALICE} cannot reach {what}", refused, said)
@@ -437,6 +438,37 @@ def attempts(hub: Hub, report: Report, bin_dir: Path, etc: Path, exchange: Path)
         forged.returncode == 0,
         (forged.stderr.strip().splitlines() or ["(no output)"])[-1],
     )
+
+
+@contextmanager
+def references_closed() -> Iterator[None]:
+    """The exercises' references readable by the graders only (the instructor, the judge), as docs/classroom.md says.
+
+    A development checkout leaves ``course_judges`` readable by everyone; for the run, its files go to a
+    group of the graders with no access for others, and get their owner, group and modes back at the end.
+    """
+    spec = importlib.util.find_spec("course_judges")
+    if spec is None or not spec.submodule_search_locations:
+        yield
+        return
+    top = Path(next(iter(spec.submodule_search_locations)))
+    subprocess.run(["groupadd", GRADERS], check=True, capture_output=True)
+    saved = {path: os.lstat(path) for path in [top, *top.rglob("*")]}
+    try:
+        for name in (INSTRUCTOR, JUDGE):
+            subprocess.run(["usermod", "--append", "--groups", GRADERS, name], check=True, capture_output=True)
+        gid = grp.getgrnam(GRADERS).gr_gid
+        for path, status in saved.items():
+            os.chown(path, status.st_uid, gid, follow_symlinks=False)
+            if not path.is_symlink():
+                path.chmod(status.st_mode & 0o7770)
+        yield
+    finally:
+        for path, status in saved.items():
+            os.chown(path, status.st_uid, status.st_gid, follow_symlinks=False)
+            if not path.is_symlink():
+                path.chmod(status.st_mode & 0o7777)
+        subprocess.run(["groupdel", GRADERS], capture_output=True)
 
 
 def server_accounts(name: str) -> list[str]:
@@ -626,6 +658,7 @@ def main() -> int:
     try:
         with ExitStack() as stack:
             stack.enter_context(accounts(scratch / "home"))
+            stack.enter_context(references_closed())
             hub = stack.enter_context(jupyterhub(scratch, args.proxy, bin_dir))
             scores = run_class(hub, report, bin_dir, scratch / "etc" / "jupyter", scratch / "exchange")
             print("scores: " + ", ".join(f"{name} {score:g}" for name, score in scores.items()))
