@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 
 pytest.importorskip("nbgrader", reason="an instructor's set-up: pip install -r requirements-instructor.txt")
 from nbgrader.api import Gradebook  # noqa: E402
+from test_nbgrader import nbgrader, read  # noqa: E402
 
 from course_tools import grading, nbgrader_course, sandbox  # noqa: E402
 
@@ -114,18 +113,6 @@ REVIEWED = {
     "renames_id": "missing from the submission",
     "replaces_check": "no answer was recorded",  # the check it put in place records nothing
 }
-
-
-def nbgrader(course: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=1800
-    )
-    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return done.stdout + done.stderr
-
-
-def read(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
 
 
 @dataclass

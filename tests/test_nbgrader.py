@@ -27,7 +27,12 @@ from course_tools import answers, cli, nbgrader_course, notebooks  # noqa: E402
 def nbgrader(course: Path, *args: str) -> str:
     """Run ``nbgrader ARGS`` in the course folder; fail the test with its log if it fails."""
     done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=600
+        # autograde of a dozen submissions took 9 minutes on two cores that other work shared
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
