@@ -95,9 +95,7 @@ class SandboxedExecute(Execute):
     )
     # An exercise's answer is a few lines (a count, a softmax, two optimizer steps): it needs far less
     # than the training cells, and a loop there should not hold up the whole class's grading.
-    answer_timeout = Integer(120, help="Seconds for an answer cell (the `timeout` is for the others).").tag(
-        config=True
-    )
+    answer_timeout = Integer(120, help="Seconds for an answer cell (the `timeout` is for the others).").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km=None) -> tuple[NotebookNode, dict]:
         self.nb, self.resources = nb, resources
