@@ -125,7 +125,6 @@ EXERCISES = [
                 + conv_params(3, 1, 128): "each of the 128 filters spans all 64 input channels: 3 × 3 × 64 weights.",
             },
         ),
-        given=("framework",),
     ),
     exercise(
         "cnn.strides",
@@ -143,7 +142,6 @@ EXERCISES = [
                 "features, not 1,600."
             },
         ),
-        given=("framework",),
     ),
     exercise("cnn.dropout", _judge_dropout),
 ]

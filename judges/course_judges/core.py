@@ -15,15 +15,15 @@ TEXTS = Path(__file__).with_name("texts.toml")  # each exercise's praise and wor
 
 @dataclass(frozen=True)
 class Reference:
-    """One exercise's judge, and the keyword inputs it reads besides the answer."""
+    """One exercise's judge. The inputs it reads besides the answer are the runtime's ``given``
+    (course_utils/exercises/texts.toml), which the check asks for before anything is judged."""
 
     id: str
     judge: Judge
-    given: tuple[str, ...] = ()
 
 
-def exercise(exercise_id: str, judge: Judge, given: tuple[str, ...] = ()) -> Reference:
-    return Reference(exercise_id, judge, given)
+def exercise(exercise_id: str, judge: Judge) -> Reference:
+    return Reference(exercise_id, judge)
 
 
 @cache

@@ -117,6 +117,6 @@ EXERCISES = [
             "a dense layer from n inputs to m outputs has n × m weights and m biases; add up both layers.",
         ),
     ),
-    exercise("mlp.softmax", _judge_softmax, given=("logits",)),
+    exercise("mlp.softmax", _judge_softmax),
     exercise("mlp.momentum", _judge_momentum),
 ]

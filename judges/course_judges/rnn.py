@@ -93,7 +93,7 @@ def _judge_columns(answer: object, given: Mapping[str, object]) -> str | None:
 # Shapes of one image's feature maps, (height, width, channels); PyTorch orders them (channels, height, width).
 
 EXERCISES = [
-    exercise("rnn.gru", _judge_gru, given=("framework",)),
-    exercise("rnn.columns", _judge_columns, given=("images",)),
-    exercise("rnn.bidirectional", _judge_bidirectional, given=("framework",)),
+    exercise("rnn.gru", _judge_gru),
+    exercise("rnn.columns", _judge_columns),
+    exercise("rnn.bidirectional", _judge_bidirectional),
 ]
