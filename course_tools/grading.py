@@ -21,13 +21,13 @@ be replaced by code in an answer cell, so no grade is taken from what the kernel
    rather than a wrong answer cost (an error, a dead kernel, a time limit, an edited cell) as needing
    review, with the reason as the answer cell's comment; the course's export shows both.
 
-``course nbgrader`` writes the configuration that puts these in nbgrader's pipeline (:data:`CONFIG`).
+``course nbgrader`` writes the configuration that puts these in nbgrader's pipeline
+(:data:`course_tools.nbgrader_course.GRADING_CONFIG`).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import time
 from dataclasses import dataclass
 
@@ -42,16 +42,12 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor, SaveAutoGrades
 from traitlets import Bool, Integer
 
 from .answers import exercise_id
+from .nbgrader_course import slug
 from .sandbox import SandboxedKernelManager
 
 REVIEW = "Marked for review"  # starts every reason that a failure cost points; the export looks for it
 NOT_ANSWERED = "not answered"
 TIMEOUT_ENAME = "CellTimeoutError"  # nbgrader's error_on_timeout names it so
-
-
-def slug(exercise: str) -> str:
-    """An exercise id as it appears in grade ids: ``mlp.wider`` → ``mlp-wider``."""
-    return re.sub(r"[^A-Za-z0-9_-]", "-", exercise)
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -281,33 +277,3 @@ class SaveCourseGrades(SaveAutoGrades):
                 comment.auto_comment = reason
             gradebook.db.commit()
         return nb, resources
-
-
-# What `course nbgrader` writes into nbgrader_config.py: the pipelines with the course's preprocessors.
-CONFIG = """
-# Grading that a student's code cannot change (course_tools/grading.py): read-only cells that were
-# edited are noted and put back, removed graded cells are added back, each submission runs in a
-# bubblewrap sandbox (apt-get install bubblewrap) with a time limit per cell and per notebook, and the
-# answers it records are judged here, with the references that the sandbox cannot see.
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput,
-    OverwriteCells, OverwriteKernelspec,
-)
-from course_tools.grading import (  # noqa: E402
-    JudgeRecordedAnswers, MarkTamperedCells, SandboxedExecute, SaveCourseGrades,
-)
-
-c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIds, OverwriteKernelspec, MarkTamperedCells, OverwriteCells, CheckCellMetadata
-]
-c.Autograde.autograde_preprocessors = [
-    SandboxedExecute, JudgeRecordedAnswers, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-    SaveCourseGrades, AssignLatePenalties, CheckCellMetadata,
-]
-c.OverwriteCells.add_missing_cells = True
-c.SandboxedExecute.timeout = {cell_timeout}  # per read-only cell (training), in seconds
-c.SandboxedExecute.answer_timeout = {answer_timeout}  # per answer cell
-c.SandboxedExecute.notebook_timeout = {notebook_timeout}  # the whole notebook, replays after a failure included
-c.SandboxedKernelManager.memory_limit_gb = {memory_gb}
-"""

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,6 @@ from course_utils.tasks import FRAMEWORKS
 
 import nbformat
 
-from . import grading
 from .answers import BEGIN_SOLUTION, answered_notebook, exercise_id, solution_code, solution_regions
 from .notebooks import task_folders, without_check_marks
 
@@ -69,6 +69,41 @@ ANSWER_TIMEOUT_S = 120
 # The sandbox's processes together: a task notebook's kernel peaked at 1.51 GB (docs/instructor.md).
 MEMORY_LIMIT_GB = 3.0
 
+
+def slug(exercise: str) -> str:
+    """An exercise id as it appears in grade ids: ``mlp.wider`` → ``mlp-wider``."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", exercise)
+
+
+# What `course nbgrader` writes into nbgrader_config.py: the pipelines with the course's preprocessors.
+GRADING_CONFIG = """
+# Grading that a student's code cannot change (course_tools/grading.py): read-only cells that were
+# edited are noted and put back, removed graded cells are added back, each submission runs in a
+# bubblewrap sandbox (apt-get install bubblewrap) with a time limit per cell and per notebook, and the
+# answers it records are judged here, with the references that the sandbox cannot see.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput,
+    OverwriteCells, OverwriteKernelspec,
+)
+from course_tools.grading import (  # noqa: E402
+    JudgeRecordedAnswers, MarkTamperedCells, SandboxedExecute, SaveCourseGrades,
+)
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, MarkTamperedCells, OverwriteCells, CheckCellMetadata
+]
+c.Autograde.autograde_preprocessors = [
+    SandboxedExecute, JudgeRecordedAnswers, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveCourseGrades, AssignLatePenalties, CheckCellMetadata,
+]
+c.OverwriteCells.add_missing_cells = True
+c.SandboxedExecute.timeout = {cell_timeout}  # per read-only cell (training), in seconds
+c.SandboxedExecute.answer_timeout = {answer_timeout}  # per answer cell
+c.SandboxedExecute.notebook_timeout = {notebook_timeout}  # the whole notebook, replays after a failure included
+c.SandboxedKernelManager.memory_limit_gb = {memory_gb}
+"""
+
 CONFIG_TEMPLATE = (
     '''\
 """nbgrader's settings for this course, written by `course nbgrader` (course_tools/nbgrader_course.py)."""
@@ -87,7 +122,7 @@ c.Execute.timeout = {timeout}
 # notebook's score, out of one notebook's points, and what needs review (`nbgrader export` writes grades.csv).
 c.ExportApp.plugin_class = "course_tools.nbgrader_export.BestNotebookExport"
 '''
-    + grading.CONFIG
+    + GRADING_CONFIG
 )
 
 
@@ -180,16 +215,16 @@ def exercise_cells(cell: nbformat.NotebookNode, number: int) -> list[nbformat.No
     name = exercise_id(test)
     if name is None:  # an answer with no check after it: a solution cell, graded by hand if at all
         return [_code_cell(cell.source, nbgrader_metadata(f"answer-{number:02d}", solution=True), cell)]
-    slug = grading.slug(name)
+    grade_slug = slug(name)
     inputs = recorded_inputs(test)
     if inputs:  # recorded as the read-only cell makes them: the answer cell cannot change them afterwards
         keywords = ", ".join(f"{keyword}={value}" for keyword, value in inputs.items())
         given = f'{given}\nexercises.record("{name}", {keywords})'.strip("\n")
     cells = []
     if given.strip():
-        cells.append(_code_cell(given, nbgrader_metadata(f"{slug}-given", locked=True), cell))
-    cells.append(_code_cell(answer, nbgrader_metadata(f"{slug}-answer", solution=True), cell))
-    cells.append(_code_cell(test, nbgrader_metadata(f"{slug}-check", locked=True, points=POINTS), cell))
+        cells.append(_code_cell(given, nbgrader_metadata(f"{grade_slug}-given", locked=True), cell))
+    cells.append(_code_cell(answer, nbgrader_metadata(f"{grade_slug}-answer", solution=True), cell))
+    cells.append(_code_cell(test, nbgrader_metadata(f"{grade_slug}-check", locked=True, points=POINTS), cell))
     return cells
 
 
