@@ -12,7 +12,9 @@ from pathlib import Path
 from course_utils import config, data, system
 from course_utils.tasks import FRAMEWORKS, TASKS
 
-from . import agreement, data_import, notebooks, records, tables
+from course_lab import records, tables
+
+from . import agreement, data_import, notebooks
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -143,9 +145,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
         print(f"Dataset: {os.environ['COURSE_DATASET']} ({why})")
     from course_utils.checks import CheckFailed
 
-    import course_claims as claims
-    from course_claims import overview
-    from course_claims.workers import WorkerFailed
+    import course_lab.claims as claims
+    from course_lab.claims import overview
+    from course_lab.claims.workers import WorkerFailed
 
     names = args.claims or list(claims.EXPERIMENTS)
     unknown = sorted(set(names) - set(claims.EXPERIMENTS))

@@ -11,15 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_utils import config
-from course_utils.cells import course_notebooks
-from course_utils.tasks import TASKS
+from course_utils.cells import HOSTED_SETUP, course_notebooks, task_folders
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-# The cell, second in every notebook, that installs the course on a hosted runtime (Colab, Kaggle).
-HOSTED_SETUP = "hosted-setup"
 
 
 @functools.cache
@@ -42,6 +38,7 @@ def repository() -> str:
 
 
 __all__ = [
+    "HOSTED_SETUP",
     "CHECK_OUTPUT_TAG",
     "without_check_marks",
     "ChildMemorySampler",
@@ -69,14 +66,6 @@ def without_check_marks(cell: nbformat.NotebookNode) -> None:
         cell.metadata["tags"] = tags
     else:
         cell.metadata.pop("tags", None)
-
-
-def task_folders(root: Path | None = None) -> list[Path]:
-    """The paired-task folders, such as ``notebooks/01_mlp``, which hold one notebook per framework."""
-    root = root or config.NOTEBOOKS_DIR
-    return sorted(
-        folder for folder in root.glob("[0-9][0-9]_*") if folder.is_dir() and folder.name.split("_", 1)[1] in TASKS
-    )
 
 
 @dataclass

@@ -15,6 +15,10 @@ import linecache
 from pathlib import Path
 
 from . import config
+from .tasks import TASKS
+
+# The cell, second in every notebook, that installs the course on a hosted runtime (Colab, Kaggle).
+HOSTED_SETUP = "hosted-setup"
 
 
 def notebook_path(notebook: str | Path) -> Path:
@@ -80,3 +84,11 @@ def course_notebooks(root: Path | None = None) -> list[Path]:
     """Every notebook of the course, sorted by path: the numbered folders are the order to take them in."""
     root = root or config.NOTEBOOKS_DIR
     return sorted(path for path in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts)
+
+
+def task_folders(root: Path | None = None) -> list[Path]:
+    """The paired-task folders, such as ``notebooks/01_mlp``, which hold one notebook per framework."""
+    root = root or config.NOTEBOOKS_DIR
+    return sorted(
+        folder for folder in root.glob("[0-9][0-9]_*") if folder.is_dir() and folder.name.split("_", 1)[1] in TASKS
+    )

@@ -1,6 +1,6 @@
 """One JSON record per notebook run, under ``results/``, with the run's test-set predictions beside it.
 
-Reading and comparing the records is for ``course_tools.records``: the runtime only writes them.
+Reading and comparing the records is for ``course_lab.records``: the runtime only writes them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each widget is a thin ipywidgets layer over plain functions (which predictions t
 the HTML of a probability chart, a digit as a PNG), and those functions carry the tests.
 The widgets are built without a browser too, so notebooks that show them run headless
 under nbval and ``course run``; they only respond to clicks in a live Jupyter session.
-The explore notebook's widgets, over every model's predictions, are in ``course_tools.explore``.
+The explore notebook's widgets, over every model's predictions, are in ``course_lab.explore``.
 
 Predictions are arrays of class probabilities, one row per image, keyed by the model's
 name (``"mlp/keras"``), so that this module never imports a framework.

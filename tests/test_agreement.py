@@ -22,7 +22,8 @@ from course_utils.tasks import FRAMEWORKS, TASKS
 
 import pytest
 
-from course_tools import notebooks, records
+from course_lab import records
+from course_tools import notebooks
 from course_tools.agreement import check_runs, disagreements
 
 TASK_FOLDERS = {folder.name.split("_", 1)[1]: folder for folder in notebooks.task_folders()}

@@ -21,8 +21,8 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.compat.proto.tensor_pb2 import TensorProto
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from course_claims import common, debugging, deployment, monitoring, speed
-from course_claims.workers import WorkerFailed, run_worker
+from course_lab.claims import common, debugging, deployment, monitoring, speed
+from course_lab.claims.workers import WorkerFailed, run_worker
 from course_tools import cli
 
 # --- statistics and the timing protocol --------------------------------------------------
@@ -90,11 +90,15 @@ def test_speed_compare_has_a_branch_for_each_outcome(first, second, outcome: str
 
 
 @pytest.mark.parametrize(
-    "load_before, others, busy",
-    [(0.4, 0.05, None), (2.5, 0.05, "the load before the run"), (0.4, 0.9, "other programs used 0.90")],
+    "before, during, busy",
+    [
+        (0.02, 0.05, None),
+        (1.5, 0.05, "other programs used 1.50 of its 2 cores before the run"),
+        (0.02, 0.9, "other programs used 0.90 of its 2 cores during the run"),
+    ],
 )
-def test_speed_machine_counts_as_busy_from_the_load_or_other_programs(load_before, others, busy) -> None:
-    reason = speed.MachineLoad(2, load_before, 3.0, others, 60.0).busy_reason
+def test_speed_machine_counts_as_busy_from_other_programs_before_or_during(before, during, busy) -> None:
+    reason = speed.MachineLoad(2, before, during, 60.0).busy_reason
     assert reason is None if busy is None else reason.startswith(busy)
 
 
@@ -123,7 +127,7 @@ VARIANTS = (
 )
 FULL = speed.SpeedSettings(sizes=(5120, 59904), rounds=3)
 FAST = speed.SpeedSettings(sizes=(1024,), rounds=3, fast=True)
-QUIET = speed.MachineLoad(2, 0.3, 2.1, 0.02, 300.0)
+QUIET = speed.MachineLoad(2, 0.03, 0.02, 300.0)
 
 
 def speed_run(*medians: float, spread: float = 0.05, params: int = common.CNN_PARAMS, group: int = 1) -> dict:
@@ -182,7 +186,7 @@ def test_speed_decision_is_inconclusive_when_the_spreads_overlap_or_the_machine_
     runs = full_runs((800, 800))
     runs["keras-tensorflow"] = speed_run(800, 800, spread=0.5)  # repeats varying more than the difference
     assert speed_report(runs).decision().startswith("inconclusive here: the spreads")
-    busy = speed.MachineLoad(2, 3.5, 4.0, 1.2, 300.0)
+    busy = speed.MachineLoad(2, 1.8, 1.2, 300.0)
     assert (
         speed_report(full_runs((400, 400)), load=busy).decision().startswith("inconclusive here: the machine was busy")
     )
@@ -222,7 +226,7 @@ def test_speed_tables_say_what_was_measured_and_why_a_row_is_missing() -> None:
     assert table.loc["Keras bf16", "setting"] == "tuned" and table.loc["Keras", "setting"] == "default"
     assert table.loc["PyTorch passive", "note"] == "not measured: why"
     assert report.load_table().loc[0, "busy"] == "no"
-    assert "load 0.30 before and 2.10 after" in report.verdict()
+    assert "other programs used 0.03 of 2 cores in the 2 s before the run and 0.02 during" in report.verdict()
 
 
 def test_speed_check_needs_the_defaults_and_complete_rows_of_the_course_cnn() -> None:
@@ -450,7 +454,7 @@ def test_read_scalars_reads_both_kinds_of_scalar_without_tensorflow(tmp_path: Pa
     }
     assert sorted(monitoring.event_files(tmp_path)) == ["keras", "pytorch"]
     # TensorBoard's own loader imports TensorFlow when it is installed; this reader must not.
-    in_a_fresh_process = run_worker("course_claims.monitoring", "read_scalars", folder=str(tmp_path))
+    in_a_fresh_process = run_worker("course_lab.claims.monitoring", "read_scalars", folder=str(tmp_path))
     assert in_a_fresh_process["pytorch/train"] == {"epoch_loss": [[0, 2.5], [1, 1.5]]}
     assert in_a_fresh_process["frameworks_loaded"] == []
 
@@ -498,7 +502,7 @@ def test_source_of_and_source_between_read_without_importing() -> None:
 
 
 def test_run_worker_returns_the_result_and_the_process_peak_memory() -> None:
-    result = run_worker("course_claims.common", "installed_versions", packages=["numpy", "no-such-package"])
+    result = run_worker("course_lab.claims.common", "installed_versions", packages=["numpy", "no-such-package"])
     assert result["numpy"] == np.__version__ and result["no-such-package"] is None
     assert result["peak_rss_mb"] >= result["import_rss_mb"] > 10
     assert result["frameworks_loaded"] == [], "a framework-free module loads no framework"
@@ -506,15 +510,15 @@ def test_run_worker_returns_the_result_and_the_process_peak_memory() -> None:
 
 def test_run_worker_reports_the_end_of_a_failing_worker_output() -> None:
     with pytest.raises(WorkerFailed, match="(?s)exit status 1.*TypeError.*no_such_argument"):
-        run_worker("course_claims.common", "installed_versions", no_such_argument=1)
-    with pytest.raises(ValueError, match="functions of course_claims modules only"):
+        run_worker("course_lab.claims.common", "installed_versions", no_such_argument=1)
+    with pytest.raises(ValueError, match="functions of course_lab.claims modules only"):
         run_worker("os", "getcwd")
 
 
 def test_run_jobs_keeps_failures_apart_and_in_order() -> None:
     jobs = [
-        ("ok", "course_claims.common", "installed_versions", {}, {"packages": ["numpy"]}),
-        ("broken", "course_claims.common", "installed_versions", {}, {"wrong": 1}),
+        ("ok", "course_lab.claims.common", "installed_versions", {}, {"packages": ["numpy"]}),
+        ("broken", "course_lab.claims.common", "installed_versions", {}, {"wrong": 1}),
     ]
     results, failures = common.run_jobs(jobs, desc="test", parallel=True)
     assert list(results) == ["ok"] and list(failures) == ["broken"]
@@ -534,13 +538,13 @@ def test_worker_slots_follow_cpus_and_memory(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_keras_refuses_the_backends_of_keras_2() -> None:
-    from course_claims import backends
+    from course_lab.claims import backends
 
     assert backends.probe_keras_backend("theano") == "ValueError: Unable to import backend : theano"
 
 
 def test_keras_left_to_itself_picks_its_default_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_claims import backends
+    from course_lab.claims import backends
 
     monkeypatch.setenv("KERAS_BACKEND", "torch")  # the probe must unset it, not inherit it
     probe = backends.probe_keras_backend(None)
@@ -560,7 +564,7 @@ def test_keras_left_to_itself_picks_its_default_backend(monkeypatch: pytest.Monk
     ],
 )
 def test_default_backend_verdict_has_a_branch_for_each_outcome(probe: str, verdict: str) -> None:
-    from course_claims import backends
+    from course_lab.claims import backends
 
     assert backends.default_backend_verdict(probe).startswith(verdict)
 
@@ -575,13 +579,13 @@ def test_default_backend_verdict_has_a_branch_for_each_outcome(probe: str, verdi
     ],
 )
 def test_version_verdict_has_a_branch_for_each_outcome(installed: str, verdict: str) -> None:
-    from course_claims import backends
+    from course_lab.claims import backends
 
     assert backends.version_verdict(installed).startswith(verdict)
 
 
 def backends_report(trained: tuple[str, ...], probes: dict[str, str]) -> object:
-    from course_claims import backends
+    from course_lab.claims import backends
 
     runs = {name: {"version": "3.15.1", "test_accuracy": 0.9} for name in trained}
     return backends.BackendsReport(Path("."), runs, {}, probes)
@@ -629,7 +633,7 @@ def parallel_run(
 
 
 def distributed_report(keras_parallel: dict | None, api: dict | None = None, pytorch: dict | None = None) -> object:
-    from course_claims import distributed
+    from course_lab.claims import distributed
 
     runs = {
         "pytorch-1": parallel_run(1, 0.1),
@@ -704,7 +708,7 @@ def test_distributed_check_wants_replicas_in_step_and_learning() -> None:
 def test_free_ports_are_distinct_and_bindable() -> None:
     import socket
 
-    from course_claims import distributed
+    from course_lab.claims import distributed
 
     ports = distributed.free_ports(2)
     assert len(set(ports)) == 2
@@ -717,7 +721,7 @@ def test_free_ports_are_distinct_and_bindable() -> None:
 
 
 def torchscript_report(difference: float, warnings: list[str], torchserve: str | None = None) -> object:
-    from course_claims import torchscript
+    from course_lab.claims import torchscript
 
     graphs = ("TorchScript (script)", "TorchScript (trace)", "torch.export")
     run = {
@@ -768,14 +772,14 @@ def test_torchscript_check_wants_every_graph_equal_to_eager() -> None:
 def lowlevel_report(
     layer: float = 1e-7, pca: float = 1e-6, same_clusters: float = 1.0, backends=("tensorflow", "torch")
 ):
-    from course_claims import lowlevel
+    from course_lab.claims import lowlevel
 
     found = {"layer": layer, "pca": pca, "pca_explained": 1e-7, "same_clusters": same_clusters}
     return lowlevel.LowLevelReport({backend: dict(found) for backend in backends}, dict.fromkeys(backends, "3.15.1"))
 
 
 def test_lowlevel_reference_is_what_the_steps_compute() -> None:
-    from course_claims import lowlevel
+    from course_lab.claims import lowlevel
 
     rng = np.random.default_rng(0)
     x = np.vstack([rng.normal(0, 1, (20, 3)), rng.normal(8, 1, (20, 3))])
@@ -845,7 +849,7 @@ def test_lowlevel_verdict_says_when_one_backend_was_compared() -> None:
 
 
 def graphs_report(keras_traced: dict[str, bool], torch_graphs: int = 1) -> object:
-    from course_claims import graphs
+    from course_lab.claims import graphs
 
     runs = {"pytorch": {"cnn": {"graphs": torch_graphs}}}
     for backend, traced in keras_traced.items():
@@ -879,7 +883,7 @@ def test_graphs_verdict_has_a_branch_for_each_outcome(keras_traced: dict, decisi
 def test_tensorboard_verdict_has_a_branch_for_each_outcome(
     points: dict, decision: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from course_claims import monitoring
+    from course_lab.claims import monitoring
 
     report = monitoring.TensorBoardReport(Path("."), dict.fromkeys(points, {}))
     scalars = {
@@ -892,7 +896,7 @@ def test_tensorboard_verdict_has_a_branch_for_each_outcome(
 
 
 def test_easiest_judges_the_official_routes_and_says_steep_and_easy_from_the_counts() -> None:
-    from course_claims import easiest
+    from course_lab.claims import easiest
 
     lines = {"keras": 85, "pytorch": 161, "tensorflow": 233}
     keras_route = {"installed": True, "tf_keras_is_keras": True, "estimator": False}
@@ -921,7 +925,7 @@ def test_easiest_judges_the_official_routes_and_says_steep_and_easy_from_the_cou
     ],
 )
 def test_easiest_verdict_has_a_branch_for_each_outcome(lines: dict, decision: str) -> None:
-    from course_claims import easiest
+    from course_lab.claims import easiest
 
     assert easiest.decision(lines).startswith(decision)
 
@@ -1053,7 +1057,7 @@ def test_deployment_workers_that_import_tensorflow_never_share_a_lane() -> None:
 
 def zoo_report(keras_off: str | None = None, torchvision: bool = True, torch_off: str | None = None) -> object:
     """A pretrained report whose counts are the published ones, but for the families named."""
-    from course_claims import pretrained
+    from course_lab.claims import pretrained
 
     def trip() -> dict:
         return {"file": "w", "max_abs_difference": 0.0}
@@ -1111,7 +1115,7 @@ def test_pretrained_says_the_weights_were_checked_only_where_cached() -> None:
 
 
 def test_pretrained_cached_weights_are_read_from_the_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_claims import pretrained
+    from course_lab.claims import pretrained
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
@@ -1122,14 +1126,14 @@ def test_pretrained_cached_weights_are_read_from_the_caches(tmp_path: Path, monk
 
 
 def test_pretrained_fast_mode_times_within_binders_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_claims import pretrained
+    from course_lab.claims import pretrained
 
     monkeypatch.setattr(pretrained, "available_memory", lambda: 64 * 2**30)
     assert pretrained.timed_architectures() == pretrained.timed_architectures(free_bytes=2 * 2**30)
 
 
 def test_pretrained_times_only_the_models_that_fit_beside_a_worker() -> None:
-    from course_claims import pretrained
+    from course_lab.claims import pretrained
 
     binder = pretrained.timed_architectures(free_bytes=2 * 2**30)
     assert "MobileNetV2" in binder and not {"VGG16", "VGG19"} & set(binder)
@@ -1137,7 +1141,7 @@ def test_pretrained_times_only_the_models_that_fit_beside_a_worker() -> None:
 
 
 def test_keras_io_rounding_is_what_the_comparison_uses() -> None:
-    from course_claims import pretrained
+    from course_lab.claims import pretrained
 
     assert pretrained.rounds_to(25_636_712, 25.6) and not pretrained.rounds_to(25_700_000, 25.6)
 
@@ -1146,7 +1150,7 @@ def test_keras_io_rounding_is_what_the_comparison_uses() -> None:
 
 
 def test_cpp_faces_are_found_in_the_installed_wheels_and_say_why_nothing_was_built(tmp_path: Path) -> None:
-    from course_claims import cpp
+    from course_lab.claims import cpp
 
     report = cpp.find_cpp_faces(exports=tmp_path)  # an empty folder: no model to load
     assert all(not found["missing"] for found in report.found.values()), report.found
@@ -1159,7 +1163,7 @@ def cpp_report(
     tensorflow: float | None = 0.0, aoti: float | None = 0.0, torchscript: float | None = None, missing: bool = False
 ) -> object:
     """A C++ report whose loaders predicted with these logit differences (None: not built)."""
-    from course_claims import cpp
+    from course_lab.claims import cpp
 
     def result(framework: str, current: bool, difference: float | None) -> dict:
         entry = {"framework": framework, "current": current}
@@ -1204,7 +1208,7 @@ def test_cpp_check_fails_on_a_loader_that_predicts_differently() -> None:
 def test_keras_history_is_placed_against_the_installed_version() -> None:
     from datetime import date
 
-    from course_claims import backends
+    from course_lab.claims import backends
 
     table = backends.history_table("2.7.0", today=date(2026, 11, 30))
     assert table.loc["Keras 2.7.0", "years ago"] == 5.0
@@ -1216,7 +1220,7 @@ def test_keras_history_is_placed_against_the_installed_version() -> None:
 
 
 def test_every_claim_of_the_overview_is_a_verdict_line_of_its_notebook() -> None:
-    from course_claims import backends, overview
+    from course_lab.claims import backends, overview
 
     sources = [path.read_text() for path in Path(overview.__file__).parent.glob("*.py")]
     sources.append((config.NOTEBOOKS_DIR / "05_claims" / "easiest.ipynb").read_text())  # its verdict is its own
@@ -1228,7 +1232,7 @@ def test_every_claim_of_the_overview_is_a_verdict_line_of_its_notebook() -> None
 
 
 def test_recorded_verdicts_fill_the_overview_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_claims import overview
+    from course_lab.claims import overview
 
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
     verdict = "a measurement line\nVerdict on 'Keras is the easiest': the claim holds by this measure: Keras."
@@ -1247,7 +1251,7 @@ def test_recorded_verdicts_fill_the_overview_table(tmp_path: Path, monkeypatch: 
 
 
 def facts_report(keras_license: str = "Apache License 2.0", keras_compiled: int = 0, levels: bool = True) -> object:
-    from course_claims import facts
+    from course_lab.claims import facts
 
     licenses = {package: {"version": "1.0", "license": "Apache-2.0"} for package in ("keras", "tensorflow", "torch")}
     licenses["keras"]["license"] = keras_license
@@ -1282,7 +1286,7 @@ def test_facts_verdicts_have_a_branch_for_each_outcome(report, method: str, deci
 
 
 def test_facts_read_from_the_installed_packages() -> None:
-    from course_claims import facts
+    from course_lab.claims import facts
 
     report = facts.read_installed()
     assert report.licenses["keras"]["license"] and "MIT" not in report.licenses["keras"]["license"]
@@ -1294,7 +1298,7 @@ def test_facts_read_from_the_installed_packages() -> None:
 
 
 def test_no_verdict_of_the_overview_is_typed_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_claims import overview, torchscript
+    from course_lab.claims import overview, torchscript
 
     monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
     serve = torchscript.TorchScriptReport({"max_difference": {}, "warnings": [], "version": "2"}, None)
@@ -1313,7 +1317,7 @@ def test_no_verdict_of_the_overview_is_typed_text(tmp_path: Path, monkeypatch: p
 
 
 def test_outdated_projects_say_where_their_evidence_comes_from() -> None:
-    from course_claims import facts
+    from course_lab.claims import facts
 
     table = facts.outdated_table()
     assert {"torch", "ai-edge-litert", "torchserve", "theano", "pytensor"} == set(table["package"])

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_tools import compare, records
+from course_lab import compare, records
 
 MODEL = {
     "keras": "model = keras.Sequential([layers.Dense(10)])",
@@ -168,7 +168,7 @@ def test_side_by_side_shows_each_step_from_the_tagged_cells(root: Path) -> None:
 def test_plot_comparison_draws_a_readable_panel_per_measure_with_one_legend(root: Path, recorded: pd.DataFrame) -> None:
     import matplotlib.pyplot as plt
 
-    from course_tools import figures
+    from course_lab import figures
 
     loc = compare.lines_of_code(root)
     figure = compare.plot_comparison(compare.comparison_table(recorded, loc), loc)
@@ -229,7 +229,7 @@ def test_plot_comparison_puts_fewer_panels_in_a_row(root: Path, recorded: pd.Dat
 
 
 def test_the_tables_show_percent_seconds_and_counts_not_raw_floats(root: Path, recorded: pd.DataFrame) -> None:
-    from course_tools import tables
+    from course_lab import tables
 
     table = compare.comparison_table(recorded, compare.lines_of_code(root))
     table.loc[("mlp", "keras"), ["training s", "s per epoch", "peak memory MB"]] = [1234.567, 0.0712, 2048.4]
@@ -251,7 +251,7 @@ def test_the_tables_show_percent_seconds_and_counts_not_raw_floats(root: Path, r
 
 
 def test_two_styled_tables_on_one_page_keep_their_styles_apart(root: Path, recorded: pd.DataFrame) -> None:
-    from course_tools import tables
+    from course_lab import tables
 
     loc = compare.lines_of_code(root).set_index(["task", "framework"])
     ids = {

@@ -11,7 +11,7 @@ from course_utils import data
 
 import pytest
 
-from course_tools import environment
+from course_lab import environment
 
 LABEL = re.compile(r"^(\S[^:]*): +\S")  # "MNIST:         cached in ..."
 

@@ -17,12 +17,12 @@ from course_utils.tasks import FRAMEWORKS, TASKS
 import nbformat
 import pytest
 
-import course_claims
-from course_claims import common, debugging
+import course_lab.claims
+from course_lab.claims import common, debugging
 from course_tools import notebooks
 
-CLAIMS = Path(course_claims.__file__).parent
-PACKAGES = [CLAIMS.parent / name for name in ("course_utils", "course_tools", "course_claims")]
+CLAIMS = Path(course_lab.claims.__file__).parent
+PACKAGES = [CLAIMS.parent / name for name in ("course_utils", "course_tools", "course_lab.claims")]
 # What building a model or an optimizer looks like in each framework: none of it may live outside the notebooks.
 # Read from the code's syntax, so that prose (a docstring naming keras.Sequential) is not mistaken for code.
 MODEL_BASES = {"nn.Module", "tf.Module", "keras.Model"}
@@ -85,11 +85,11 @@ def test_no_package_defines_a_model_or_an_optimizer() -> None:
 # Run in a fresh interpreter, as a claims worker is: imports each worker and builds its model from the notebook given.
 BUILD_IN_EACH_WORKER = """
 import importlib, json, sys
-from course_claims import common
+from course_lab.claims import common
 found = {}
 for framework, copy in json.loads(sys.argv[1]).items():
     common.CNN_NOTEBOOKS[framework] = copy
-    names = importlib.import_module(f"course_claims.{framework}_cnn")._notebook()
+    names = importlib.import_module(f"course_lab.claims.{framework}_cnn")._notebook()
     model = names["model"]
     if framework == "keras":
         params = model.count_params()

@@ -12,7 +12,7 @@ from course_utils.data import Dataset
 import numpy as np
 import pytest
 
-from course_tools import records, tables
+from course_lab import records, tables
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ FORBIDDEN = (
     "nbclient",
     "nbconvert",
     "course_tools",
-    "course_claims",
+    "course_lab.claims",
     "matplotlib",  # imported by plots.py only when a picture is drawn
 )
 

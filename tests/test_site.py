@@ -41,7 +41,7 @@ def test_a_tiny_course_builds_into_pages_with_outputs_launch_links_a_stamp_and_n
     root = tmp_path / "notebooks"
     plot = new_code_cell(
         "import matplotlib.pyplot as plt\n"
-        "from course_tools import figures\n"
+        "from course_lab import figures\n"
         "plt.bar(['keras', 'pytorch'], [1, 2], color=figures.framework_colours(['keras', 'pytorch']))\nplt.show()"
     )
     plot.metadata["mystnb"] = {"image": {"alt": "Two bars"}, "figure": {"caption": "Two bars."}}

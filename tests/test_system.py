@@ -114,7 +114,7 @@ def test_setup_seeds_and_sizes_the_processes_started_after_it_not_this_one(monke
 def frameworks_loaded_by(statement: str) -> list[str]:
     """The frameworks a fresh interpreter has imported after running ``statement``."""
     script = (
-        f"import sys, json\nfrom course_claims.workers import FRAMEWORK_PACKAGES\n{statement}\n"
+        f"import sys, json\nfrom course_lab.claims.workers import FRAMEWORK_PACKAGES\n{statement}\n"
         "print(json.dumps(sorted(set(FRAMEWORK_PACKAGES) & set(sys.modules))))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
@@ -131,16 +131,16 @@ def test_only_the_claims_worker_modules_import_a_framework() -> None:
 
     import course_utils
 
-    import course_claims
+    import course_lab.claims
     import course_tools
-    from course_claims.common import KERAS, PYTORCH, TENSORFLOW
+    from course_lab.claims.common import KERAS, PYTORCH, TENSORFLOW
 
     modules = [
         info.name
-        for package in (course_utils, course_tools, course_claims)
+        for package in (course_utils, course_tools, course_lab.claims)
         for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
     ]
-    workers = {KERAS, PYTORCH, TENSORFLOW, "course_claims.pytorch_ddp"}
+    workers = {KERAS, PYTORCH, TENSORFLOW, "course_lab.claims.pytorch_ddp"}
     assert workers <= set(modules)
     # Every other module, the claims package and the command line included, must not reach them. The
     # grading modules need the instructor's set-up (nbgrader; the judge service also JupyterHub): where

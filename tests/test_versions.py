@@ -18,7 +18,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from course_tools import records
+from course_lab import records
 
 # Beside this file, not config.PROJECT_ROOT: tests/versions/run tests an installed wheel.
 PYPROJECT = Path(__file__).parents[1] / "pyproject.toml"

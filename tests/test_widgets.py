@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_tools import explore
+from course_lab import explore
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The claims experiments in low-level TensorFlow: the CNN notebook's own ``tf.Module`` and training step.
 
 Eager, or with the step under ``tf.function`` as the notebook writes it. Imported only by
-worker processes (see :mod:`course_claims.workers`), never by the package.
+worker processes (see :mod:`course_lab.claims.workers`), never by the package.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Experiments that test what blog posts claim about Keras, TensorFlow and PyTorch.
 
 One module per claim. Each runs its experiment in fresh worker processes (one per
-framework or Keras backend, see :mod:`course_claims.workers`) and returns a report: tables,
+framework or Keras backend, see :mod:`course_lab.claims.workers`) and returns a report: tables,
 a verdict worked out from the numbers, and ``check()``, which raises
 :class:`~course_utils.checks.CheckFailed` when something real is missing.
 

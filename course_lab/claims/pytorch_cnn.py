@@ -1,6 +1,6 @@
 """The claims experiments in PyTorch: the CNN notebook's own model and step, eager and under ``torch.compile``.
 
-Imported only by worker processes (see :mod:`course_claims.workers`), never by the package.
+Imported only by worker processes (see :mod:`course_lab.claims.workers`), never by the package.
 """
 
 from __future__ import annotations

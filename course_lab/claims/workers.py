@@ -2,7 +2,7 @@
 
 The claims experiments compare frameworks that must not share a process: Keras fixes its
 backend when it is first imported, and a process's peak memory belongs to everything it
-loaded. So each experiment runs as ``python -m course_claims.workers MODULE FUNCTION``, with
+loaded. So each experiment runs as ``python -m course_lab.claims.workers MODULE FUNCTION``, with
 its keyword arguments and its result passed as JSON files (stdout is left to the frameworks'
 chatter). The worker adds its wall time and peak resident memory to the result.
 """
@@ -36,7 +36,7 @@ def run_worker(
 ) -> dict:
     """Call ``module.function(**kwargs)`` in a fresh process and return its result dict.
 
-    ``module`` is a module of this package, such as ``"course_claims.pytorch_cnn"``;
+    ``module`` is a module of this package, such as ``"course_lab.claims.pytorch_cnn"``;
     ``env`` adds environment variables (``KERAS_BACKEND``...) to the worker's. The
     result gains ``worker_seconds``, ``peak_rss_mb`` (the worker's peak resident memory) and
     ``import_rss_mb`` (its peak right after importing ``module``, framework included), and

@@ -1,7 +1,7 @@
 """The explore notebook's widgets: every model's predictions on the test set, side by side.
 
 A prediction explorer (pick a test image, see each model's probabilities) and a gallery of
-each model's mistakes, over the predictions that ``course_tools.records.load_predictions``
+each model's mistakes, over the predictions that ``course_lab.records.load_predictions``
 reads back. Predictions are arrays of class probabilities, one row per image, keyed by the
 model's name (``"mlp/keras"``), so that this module never imports a framework.
 

@@ -2,7 +2,7 @@
 
 The same code runs on TensorFlow, PyTorch and JAX: Keras reads ``KERAS_BACKEND`` once,
 when it is imported, which is why each backend gets a worker process of its own.
-Imported only by worker processes (see :mod:`course_claims.workers`), never by the package.
+Imported only by worker processes (see :mod:`course_lab.claims.workers`), never by the package.
 """
 
 from __future__ import annotations

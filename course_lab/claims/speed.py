@@ -7,7 +7,7 @@ XLA, ``torch.compile``). Each worker process holds one framework's variants and 
 variants take turns, one epoch each (A B C A B C ...), round after round, so that whatever else the
 machine is doing slows every variant alike. Each figure is a median with its minimum and maximum, and
 :func:`compare` says "inconclusive" when the spreads overlap, or the whole verdict does when other
-programs used the cores during the run (measured, with the load before and after).
+programs used the cores just before or during the run (measured as their CPU time).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ MIN_REPEATS = 3
 # Other programs' mean CPU use during the run, as a share of the cores it uses, above which the
 # machine counts as busy. Idle system daemons use about 1%; another notebook training uses 50% or more.
 BUSY_SHARE = 0.15
+BEFORE_SAMPLE = 2.0  # seconds of other programs' CPU use sampled before the run starts
 # Binder gives a session 2 GB; in fast mode, what Binder and the tests run, the notebook's kernel and
 # its live workers fit in it together wherever it runs, so that a big machine shows what Binder will do.
 SESSION_MEMORY = 2 * 2**30
@@ -81,31 +82,25 @@ def compare(first: Spread, second: Spread) -> Comparison:
 
 @dataclass(frozen=True)
 class MachineLoad:
-    """How busy the machine was: 1-minute load before and after, and other programs' CPU use during the run."""
+    """How busy the machine was: other programs' CPU use just before the run and during it."""
 
     cores: int  # the cores the run may use
-    load_before: float
-    load_after: float
+    others_before: float  # mean cores in use over a short sample just before the run started
     others_cores: float  # mean cores used by other programs over the run (all CPU time but this run's)
     seconds: float
 
     @property
     def busy_reason(self) -> str | None:
         """Why the machine counts as busy, or None when it was quiet enough to time on."""
-        if self.load_before > self.cores:
-            return f"the load before the run, {self.load_before:.1f}, was above its {self.cores} cores"
-        if self.others_cores > BUSY_SHARE * self.cores:
-            return (
-                f"other programs used {self.others_cores:.2f} of its {self.cores} cores during the run "
-                f"(more than {BUSY_SHARE:.0%})"
-            )
+        for when, used in (("before the run", self.others_before), ("during the run", self.others_cores)):
+            if used > BUSY_SHARE * self.cores:
+                return f"other programs used {used:.2f} of its {self.cores} cores {when} (more than {BUSY_SHARE:.0%})"
         return None
 
     def __str__(self) -> str:
         return (
-            f"load {self.load_before:.2f} before and {self.load_after:.2f} after (1-minute average, which "
-            f"counts this run's own threads after it), other programs {self.others_cores:.2f} of "
-            f"{self.cores} cores during the {self.seconds:.0f} s run"
+            f"other programs used {self.others_before:.2f} of {self.cores} cores in the {BEFORE_SAMPLE:.0f} s "
+            f"before the run and {self.others_cores:.2f} during the {self.seconds:.0f} s run"
         )
 
 
@@ -117,7 +112,10 @@ class LoadMeter:
     def __init__(self) -> None:
         self.cores = system.usable_cpus()
         self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        self.load_before = os.getloadavg()[0]
+        # Sampled, not the 1-minute load average, which still counts programs that ended a minute ago.
+        busy = self._busy_seconds()
+        time.sleep(BEFORE_SAMPLE)
+        self.others_before = (self._busy_seconds() - busy) / BEFORE_SAMPLE
         self._start = (time.perf_counter(), self._busy_seconds(), self._own_seconds())
 
     def _busy_seconds(self) -> float:
@@ -147,7 +145,7 @@ class LoadMeter:
             for now, then in zip((time.perf_counter(), self._busy_seconds(), self._own_seconds()), self._start)
         )
         others = max(0.0, busy - own) / wall if wall > 0 else 0.0
-        return MachineLoad(self.cores, self.load_before, os.getloadavg()[0], others, wall)
+        return MachineLoad(self.cores, self.others_before, others, wall)
 
 
 # --- the variants ---------------------------------------------------------------------------------
@@ -306,7 +304,7 @@ def serve(trials: dict[str, Trial], settings: SpeedSettings, channel: int) -> No
 
 
 def worker_main(argv: list[str]) -> int:
-    """``python -m course_claims.speed MODULE SETTINGS_JSON VARIANTS_JSON CHANNEL``: a worker."""
+    """``python -m course_lab.claims.speed MODULE SETTINGS_JSON VARIANTS_JSON CHANNEL``: a worker."""
     module, settings, variants, channel = argv
     settings = SpeedSettings(**{**json.loads(settings), "sizes": tuple(json.loads(settings)["sizes"])})
     trials = importlib.import_module(module).speed_trials(settings, json.loads(variants))
@@ -499,9 +497,8 @@ class SpeedReport:
             [
                 {
                     "cores used": self.load.cores,
-                    "load before": round(self.load.load_before, 2),
-                    "load after": round(self.load.load_after, 2),
-                    "other programs, cores": round(self.load.others_cores, 2),
+                    "other programs before, cores": round(self.load.others_before, 2),
+                    "other programs during, cores": round(self.load.others_cores, 2),
                     "run s": round(self.load.seconds),
                     "busy": self.load.busy_reason or "no",
                 }
@@ -722,7 +719,7 @@ def plot_throughput(report: SpeedReport):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from course_tools.figures import framework_colour
+    from ..figures import framework_colour
 
     measured = [variant for variant in report.variants if variant.name in report.runs]
     panels = [(f"training, {size:,} images", size) for size in report.settings.sizes]

@@ -1,6 +1,6 @@
 """One rank of data-parallel training with PyTorch's DistributedDataParallel, as ``torchrun`` starts it.
 
-``python -m torch.distributed.run --standalone --nproc-per-node N -m course_claims.pytorch_ddp OUT STEPS``
+``python -m torch.distributed.run --standalone --nproc-per-node N -m course_lab.claims.pytorch_ddp OUT STEPS``
 starts N processes; ``torchrun`` gives each its ``RANK``, ``WORLD_SIZE`` and the address of the
 rendezvous, and this module does the rest: the gloo backend (the CPU one), the CNN notebook's
 model wrapped in ``DistributedDataParallel``, and the notebook's training step. Each rank trains on

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course_utils import cells, config
+from course_utils.cells import HOSTED_SETUP, task_folders
 from course_utils.tasks import FRAMEWORK_NAMES, FRAMEWORKS, TASKS
 
-from . import figures, notebooks, tables
+from . import figures, tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +52,7 @@ def notebook_code(path: Path) -> str:
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "markdown" and any(line.strip() == EXERCISES for line in cell.source.splitlines()):
             break
-        if cell.cell_type == "code" and notebooks.HOSTED_SETUP not in cell.metadata.get("tags", []):
+        if cell.cell_type == "code" and HOSTED_SETUP not in cell.metadata.get("tags", []):
             code.append(cell.source)
     return "\n".join(code)
 
@@ -93,7 +94,7 @@ def api_names(source: str) -> set[str]:
 def paired_notebooks(root: Path | None = None) -> dict[str, dict[str, Path]]:
     """The paired notebooks that exist, by task and framework."""
     found = {}
-    for folder in notebooks.task_folders(root):
+    for folder in task_folders(root):
         paths = {
             framework: folder / f"{framework}.ipynb"
             for framework in FRAMEWORKS
