@@ -130,7 +130,9 @@ FAST = speed.SpeedSettings(sizes=(1024,), rounds=3, fast=True)
 QUIET = speed.MachineLoad(2, 0.03, 0.02, 300.0)
 
 
-def speed_run(*medians: float, spread: float = 0.05, params: int = common.CNN_PARAMS, group: int = 1) -> dict:
+def speed_run(
+    *medians: float, spread: float = 0.05, params: int = common.CNN_PARAMS, group: int = 1, peak_mb: float = 800.0
+) -> dict:
     """A variant's run with three measurements around each median (± ``spread``), at each size in turn."""
     sizes = FULL.sizes if len(medians) == 2 else FAST.sizes
     return {
@@ -139,7 +141,8 @@ def speed_run(*medians: float, spread: float = 0.05, params: int = common.CNN_PA
         },
         "inference_images_per_second": [1000.0, 1100.0, 900.0],
         "first_epoch_seconds": 2.0,
-        "peak_rss_mb": 800.0,
+        "peak_rss_mb": peak_mb,
+        "import_rss_mb": peak_mb / 2,
         "params": params,
         "group": group,
     }
@@ -157,6 +160,27 @@ def full_runs(keras: tuple[float, float], pytorch: tuple[float, float] = (1000, 
         "pytorch-eager": speed_run(*pytorch),
         "pytorch-passive": speed_run(*(value / 2 for value in pytorch)),
     }
+
+
+@pytest.mark.parametrize(
+    "keras_mb, pytorch_mb, decision",
+    [
+        (1500, 600, "holds here, against Keras on TensorFlow (2.5× PyTorch's peak)"),
+        (800, 760, "neither uses less here"),
+        (600, 900, "does not hold here: PyTorch used 1.5× Keras on TensorFlow's peak"),
+    ],
+)
+def test_speed_memory_verdict_compares_the_workers_with_the_same_variants(keras_mb, pytorch_mb, decision) -> None:
+    runs = full_runs((1000, 1000))
+    runs["keras-tensorflow"] = runs["keras-tensorflow-bf16"] = speed_run(1000, 1000, peak_mb=keras_mb)
+    runs["pytorch-passive"] = speed_run(500, 500, peak_mb=pytorch_mb)
+    line = f"Verdict on '{speed.MEMORY_CLAIM}': {decision}"
+    assert any(verdict_line.startswith(line) for verdict_line in speed_report(runs).verdict().splitlines())
+    assert (
+        f"importing the framework took {pytorch_mb / 2:,.0f} and {keras_mb / 2:,.0f} MB" in speed_report(runs).verdict()
+    )
+    del runs["pytorch-passive"]
+    assert speed_report(runs).memory_decision().startswith("inconclusive here")
 
 
 @pytest.mark.parametrize(
@@ -180,6 +204,14 @@ def test_speed_decision_rests_on_each_framework_at_its_best() -> None:
     assert report.comparisons(59904)["defaults"][2].outcome == "slower"
     assert report.comparisons(59904)["best"][:2] == ("keras-tensorflow-bf16", "pytorch-eager")
     assert report.decision().startswith("the claim does not hold here: Keras is not slower")
+
+
+def test_speed_decision_keras_keeping_up_on_the_large_set_refutes_the_claim_whatever_the_small_one() -> None:
+    runs = full_runs((900, 1300))
+    runs["keras-tensorflow"] = speed_run(900, 1300, spread=0.15)  # overlaps PyTorch's 1,000 on the small set only
+    assert speed_report(runs).decision().startswith("the claim does not hold here: Keras keeps up on the large")
+    runs["keras-tensorflow"] = speed_run(1300, 900, spread=0.15)  # overlapping on the large set: nothing refuted
+    assert speed_report(runs).decision().startswith("inconclusive here: the spreads")
 
 
 def test_speed_decision_is_inconclusive_when_the_spreads_overlap_or_the_machine_was_busy() -> None:

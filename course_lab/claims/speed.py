@@ -241,6 +241,12 @@ SPEED_VARIANTS = (
 )
 # The two rows as a learner runs them: the comparison "at defaults".
 KERAS_DEFAULT, PYTORCH_DEFAULT = "keras-tensorflow", "pytorch-eager"
+# Memory is compared between the two workers that hold the same pair of variants (float32, bfloat16),
+# named by one of their variants: Keras on TensorFlow's default worker and PyTorch's tuned one.
+MEMORY_PAIR = ("keras-tensorflow", "pytorch-passive")
+MEMORY_CLAIM = "PyTorch uses memory efficiently"
+# Peak resident memory is steady from run to run (unlike time): a difference beyond this is the framework's.
+SAME_MEMORY = 1.15
 
 
 @dataclass(frozen=True)
@@ -279,9 +285,10 @@ class Trial(Protocol):
     def predict(self) -> float: ...
 
 
-def serve(trials: dict[str, Trial], settings: SpeedSettings, channel: int) -> None:
+def serve(trials: dict[str, Trial], settings: SpeedSettings, channel: int, import_rss_mb: float) -> None:
     """Warm each trial up (an epoch at the smallest size and a prediction: tracing, compiling), say ready,
-    then run the commands read from stdin, one JSON line each, answering on ``channel``."""
+    then run the commands read from stdin, one JSON line each, answering on ``channel``.
+    ``import_rss_mb`` is the worker's peak memory once its framework was imported, before any model."""
     from course_utils.results import peak_memory_mb
 
     answer = os.fdopen(channel, "w", buffering=1)
@@ -300,15 +307,19 @@ def serve(trials: dict[str, Trial], settings: SpeedSettings, channel: int) -> No
         else:
             answer.write(json.dumps({"seconds": trial.predict(), "images": trial.n_test}) + "\n")
     params = {name: trial.params for name, trial in trials.items()}
-    answer.write(json.dumps({"params": params, "peak_rss_mb": peak_memory_mb()}) + "\n")
+    answer.write(json.dumps({"params": params, "peak_rss_mb": peak_memory_mb(), "import_rss_mb": import_rss_mb}) + "\n")
 
 
 def worker_main(argv: list[str]) -> int:
     """``python -m course_lab.claims.speed MODULE SETTINGS_JSON VARIANTS_JSON CHANNEL``: a worker."""
     module, settings, variants, channel = argv
     settings = SpeedSettings(**{**json.loads(settings), "sizes": tuple(json.loads(settings)["sizes"])})
-    trials = importlib.import_module(module).speed_trials(settings, json.loads(variants))
-    serve(trials, settings, int(channel))
+    from course_utils.results import peak_memory_mb
+
+    framework_module = importlib.import_module(module)
+    import_rss_mb = peak_memory_mb()  # the framework imported, no model built: what the framework itself costs
+    trials = framework_module.speed_trials(settings, json.loads(variants))
+    serve(trials, settings, int(channel), import_rss_mb)
     return 0
 
 
@@ -423,6 +434,7 @@ def run_group(
                     "first_epoch_seconds": ready[process.worker.name]["first_epoch_seconds"][variant.setting],
                     "params": final["params"][variant.setting],
                     "peak_rss_mb": final["peak_rss_mb"],
+                    "import_rss_mb": final["import_rss_mb"],
                     "group": None,
                 }
     finally:
@@ -484,9 +496,13 @@ class SpeedReport:
         rows = {}
         for variant in self.variants:
             if run := self.runs.get(variant.name):
-                rows.setdefault(variant.worker, {"worker": variant.worker, "variants": [], "peak MB": 0})
+                rows.setdefault(variant.worker, {"worker": variant.worker, "variants": []})
                 rows[variant.worker]["variants"].append(variant.label)
+                rows[variant.worker]["framework imported MB"] = round(run["import_rss_mb"])
                 rows[variant.worker]["peak MB"] = round(run["peak_rss_mb"])
+                rows[variant.worker]["the models and training add MB"] = round(
+                    run["peak_rss_mb"] - run["import_rss_mb"]
+                )
         table = [{**row, "variants": ", ".join(row["variants"])} for row in rows.values()]
         return pd.DataFrame(table).set_index("worker")
 
@@ -550,6 +566,18 @@ class SpeedReport:
         if not all(outcomes.values()):
             return "inconclusive here: Keras on TensorFlow and eager PyTorch were not both timed in turns."
         best = {size: found["best"][2].outcome for size, found in outcomes.items()}
+        small, large = self.settings.sizes[0], self.settings.sizes[-1]
+        if (
+            not self.settings.fast
+            and len(best) > 1
+            and best[large] in ("faster", "same")
+            and best[small] == "inconclusive"
+        ):
+            # Keras keeping up on the large set refutes the claim whatever the small one would show.
+            return (
+                "the claim does not hold here: Keras keeps up on the large dataset, each at its best; on the small "
+                "one their spreads overlap."
+            )
         if "inconclusive" in best.values():
             return "inconclusive here: the spreads of Keras's and PyTorch's best rows overlap too much to tell."
         slower = {size: outcome == "slower" for size, outcome in best.items()}
@@ -560,7 +588,6 @@ class SpeedReport:
                 f"{'half checked' if slower[size] else 'the claim does not hold'} here: {half}, each at its best on "
                 f"{size:,} images; fast mode trains on one small size, so there is no verdict on '{claim}'."
             )
-        small, large = self.settings.sizes[0], self.settings.sizes[-1]
         # "Slower, so for small datasets only": the second half is about large data. Keras keeping up on
         # the large set refutes it, whatever happens on the small one; falling behind there only supports it.
         if slower[small] and slower[large]:
@@ -576,6 +603,28 @@ class SpeedReport:
         if slower[large]:
             return "the claim holds here: Keras keeps up on the small dataset and falls behind on the large one."
         return "the claim does not hold here: Keras is not slower than PyTorch, each at its best."
+
+    def memory_decision(self) -> str:
+        """The verdict on "PyTorch uses memory efficiently", from the two workers that hold the same variants."""
+        keras, torch = (
+            next((run for name, run in self.runs.items() if name == variant), None) for variant in MEMORY_PAIR
+        )
+        if keras is None or torch is None:
+            return "inconclusive here: the two workers it compares were not both measured."
+        ratio = keras["peak_rss_mb"] / torch["peak_rss_mb"]
+        sizes = "both training the same CNN in float32 and with bfloat16"
+        figures = (
+            f"PyTorch's process peaked at {torch['peak_rss_mb']:,.0f} MB and Keras on TensorFlow's at "
+            f"{keras['peak_rss_mb']:,.0f} MB, {sizes}; importing the framework took {torch['import_rss_mb']:,.0f} "
+            f"and {keras['import_rss_mb']:,.0f} MB, and the models and their training added "
+            f"{torch['peak_rss_mb'] - torch['import_rss_mb']:,.0f} and "
+            f"{keras['peak_rss_mb'] - keras['import_rss_mb']:,.0f} MB"
+        )
+        if ratio > SAME_MEMORY:
+            return f"holds here, against Keras on TensorFlow ({ratio:.1f}× PyTorch's peak): {figures}."
+        if ratio < 1 / SAME_MEMORY:
+            return f"does not hold here: PyTorch used {1 / ratio:.1f}× Keras on TensorFlow's peak; {figures}."
+        return f"neither uses less here (within {SAME_MEMORY:.2f}×): {figures}."
 
     def verdict(self) -> str:
         """What the numbers say about "Keras is slower than PyTorch, and only for small datasets"."""
@@ -605,6 +654,7 @@ class SpeedReport:
             "The verdict rests on each framework at its best among the rows timed in turns with Keras's "
             "default (group 1); the defaults line shows what a learner running the notebooks gets."
         )
+        lines.append(f"Verdict on '{MEMORY_CLAIM}': {self.memory_decision()}")
         lines.append(f"Verdict on 'Keras is slower than PyTorch, and only for small datasets': {self.decision()}")
         return "\n".join(lines)
 
