@@ -309,6 +309,15 @@ def cmd_site(args: argparse.Namespace) -> int:
     return 1 if report.failed or report.problems else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write course_models from the notebooks' cells tagged ``export`` (see course_tools/export.py)."""
+    from . import export
+
+    for path in export.export():
+        print(f"wrote {config.shown_path(path)}")
+    return 0
+
+
 def _full_size_dataset() -> tuple[str, str]:
     """The real MNIST when it is on disk, else Fashion-MNIST (same size and shape), and why."""
     if data.find_on_disk(data.MNIST) is not None:
@@ -430,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     site_.add_argument("--out", help="build folder (default: _build/site/, which git ignores); the site is in html/")
     site_.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
     site_.set_defaults(handler=cmd_site)
+
+    export_ = commands.add_parser("export", help="write course_models from the notebooks' cells tagged export")
+    export_.set_defaults(handler=cmd_export)
     return parser
 
 

@@ -5,7 +5,6 @@ frameworks, checks a notebook's results and records them, draws its pictures, an
 and widgets. Importing it never imports a framework, nor any notebook tooling, nor Matplotlib.
 """
 
-from .cells import notebook_definition
 from .checks import (
     CheckFailed,
     accuracy,
@@ -42,7 +41,6 @@ __all__ = [
     "epochs",
     "fast_mode",
     "load_dataset",
-    "notebook_definition",
     "record_results",
     "setup",
     "show_digits",

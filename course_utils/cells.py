@@ -1,17 +1,13 @@
-"""The code of a notebook's tagged cells, read as plain JSON: one definition, run wherever it is needed.
+"""The code of a notebook's tagged cells, read as plain JSON, to show it: nothing here runs it.
 
-The task notebooks tag the cells that define their model and training step. The claims
-experiments run exactly those cells, and the low-level TensorFlow notebooks share the
-Adam written out in the MLP notebook, so that each piece of framework code exists once.
+The task notebooks tag the cells that define their model and training step, so that the study
+notebooks can show them side by side. The code that notebooks and claims reuse is the package
+``course_models``, which ``course export`` writes from the cells tagged ``export``.
 """
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import io
 import json
-import linecache
 from pathlib import Path
 
 from . import config
@@ -44,40 +40,6 @@ def code_cells(notebook: str | Path) -> list[tuple[list[str], str]]:
 def tagged_code(notebook: str | Path, *tags: str) -> str:
     """The source of the code cells tagged with any of ``tags``, in notebook order, joined by blank lines."""
     return "\n\n".join(source for cell_tags, source in code_cells(notebook) if set(cell_tags) & set(tags))
-
-
-def run_code(source: str, namespace: dict, filename: str = "<notebook cells>") -> dict:
-    """Run ``source`` in ``namespace``, without its printing (a model summary...), and return the namespace.
-
-    ``filename`` is the name tracebacks give the code: a real file holding ``source`` lets
-    them show its lines.
-    """
-    with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(source, filename, "exec"), namespace)
-    return namespace
-
-
-def notebook_definition(notebook: str | Path, name: str, namespace: dict) -> object:
-    """``name`` as the notebook's code cell that defines it makes it, run in a copy of ``namespace``.
-
-    The cell's free names (the framework, its constants) come from ``namespace``, usually the
-    caller's ``globals()``; the caller's other names are left untouched.
-    """
-    cells = [source for _, source in code_cells(notebook) if name in _top_level_names(source)]
-    if len(cells) != 1:
-        raise LookupError(f"{notebook_path(notebook).name} has {len(cells)} code cells defining {name!r}; expected 1.")
-    filename = f"<{notebook}: {name}>"
-    # Registered as the code's source, so that tools reading it back (AutoGraph, tracebacks) find it.
-    linecache.cache[filename] = (len(cells[0]), None, cells[0].splitlines(keepends=True), filename)
-    return run_code(cells[0], dict(namespace), filename=filename)[name]
-
-
-def _top_level_names(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # IPython magics: not a definition the course shares
-        return set()
-    return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
 
 
 def course_notebooks(root: Path | None = None) -> list[Path]:

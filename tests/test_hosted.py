@@ -78,7 +78,9 @@ def test_the_wheel_holds_the_sample_and_the_notebooks_and_imports_outside_the_ch
     assert not references and not solutions, (references, solutions)
     assert not module.startswith(str(config.PROJECT_ROOT)), "the checkout's course_utils was imported"
     assert sample_there and not in_checkout, sample
-    assert shipped == sorted(path.relative_to(config.NOTEBOOKS_DIR).as_posix() for path in notebooks.course_notebooks())
+    # The paired task notebooks, whose cells the study notebooks show side by side: pyproject's data-files.
+    tasks = [path for folder in notebooks.task_folders() for path in sorted(folder.glob("*.ipynb"))]
+    assert shipped == sorted(path.relative_to(config.NOTEBOOKS_DIR).as_posix() for path in tasks)
 
 
 @pytest.mark.parametrize("name", HOSTED_NOTEBOOKS)

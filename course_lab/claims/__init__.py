@@ -20,9 +20,9 @@ a verdict worked out from the numbers, and ``check()``, which raises
 | "TensorFlow and PyTorch have C++ interfaces"            | :func:`cpp.find_cpp_faces`         |
 
 The experiments train the CNN of ``notebooks/02_cnn``: ``keras_cnn``, ``tensorflow_cnn`` and
-``pytorch_cnn`` run that notebook's cells tagged ``hyperparameters``, ``define-model`` and
-``train-step``, so the model a claim measures is the one the course teaches. Only the workers
-import those three modules: importing this package imports no framework.
+``pytorch_cnn`` run that notebook's hyperparameters, model and training step from ``course_models``,
+which ``course export`` writes from its cells, so the model a claim measures is the one the course
+teaches. Only the workers import those three modules: importing this package imports no framework.
 """
 
 from .backends import compare_backends

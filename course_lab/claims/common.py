@@ -13,20 +13,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import course_utils
-from course_utils import cells, config, system
+from course_utils import config, system
 from course_utils.checks import CheckFailed
 from course_utils.data import load_dataset
-from course_utils.files import replaced_atomically
 from course_utils.tasks import TASKS
 
 import numpy as np
 
+import course_models
+
 from .workers import WorkerFailed, run_worker
 
-# The CNN the experiments train is the task notebooks' own: their cells tagged with these tags.
-CNN_NOTEBOOKS = {framework: f"02_cnn/{framework}.ipynb" for framework in ("keras", "tensorflow", "pytorch")}
-MODEL_TAGS = ("hyperparameters", "define-model", "train-step")
+# The CNN the experiments train is the task notebooks' own: the module `course export` makes of each
+# CNN notebook's cells tagged export (its hyperparameters, model and training step).
+CNN_MODULES = {framework: f"cnn_{framework}" for framework in ("keras", "tensorflow", "pytorch")}
 SEED = 42  # the seed the task notebooks pass to course.setup
 CNN_PARAMS = TASKS["cnn"].params["keras"]  # 34,826 in every framework
 # Within this factor, two speeds count as the same: runs on a busy machine vary more than that.
@@ -44,44 +44,19 @@ CNN_WORKERS = (
 )
 
 
-def notebook_cnn(
-    framework: str, namespace: dict, bug: tuple[str, str] | None = None, source_file: Path | None = None
-) -> dict:
-    """Run the CNN notebook's hyperparameter, model and training-step cells; return their names.
+def notebook_cnn(framework: str) -> dict:
+    """A fresh run of the CNN notebook's exported cells: their names (``model``, ``train_step``...), as the notebook
+    has them after those cells.
 
-    ``namespace`` holds what the notebook imported before those cells (the framework, NumPy,
-    ``device``). ``bug`` replaces one piece of the code by another, for the debugging claim. The
-    code runs as a module of its own, from ``source_file`` (by default under ``runs/claims-cells/``),
-    so that tracebacks show its lines and ``torch.jit.script`` can read its source.
+    The cells run from their module, ``course_models.cnn_<framework>``, a real file: tracebacks show its
+    lines and ``torch.jit.script`` reads its source. The dict is the module's own namespace, so that
+    rebinding ``model`` in it changes the model that ``train_step`` calls.
     """
-    import sys
-    import types
-
-    source = cells.tagged_code(CNN_NOTEBOOKS[framework], *MODEL_TAGS)
-    if bug is not None:
-        if bug[0] not in source:
-            raise ValueError(f"{CNN_NOTEBOOKS[framework]} no longer holds {bug[0]!r}: update the planted bug.")
-        source = source.replace(bug[0], bug[1])
-    source_file = source_file or config.WORK_DIR / "runs" / "claims-cells" / f"{framework}_cnn.py"
-    source = f"# The cells {', '.join(MODEL_TAGS)} of {CNN_NOTEBOOKS[framework]}, as they ran.\n{source}\n"
-    source_file.parent.mkdir(parents=True, exist_ok=True)
-    # Atomically: two workers of one framework may write the same file at once, and tracebacks read it.
-    with replaced_atomically(source_file, "w") as out:
-        out.write(source)
-    module = types.ModuleType(f"{CNN_NOTEBOOKS[framework].replace('/', '_').removesuffix('.ipynb')}_cells")
-    module.__file__ = str(source_file)
-    sys.modules[module.__name__] = module  # where inspect looks for the source of the classes it defines
-    module.__dict__.update({"course": course_utils, **namespace})
-    return cells.run_code(source, module.__dict__, filename=str(source_file))
+    return vars(course_models.fresh(CNN_MODULES[framework]))
 
 
-def cnn_hyperparameters() -> dict[str, object]:
-    """The CNN's hyperparameters (``BATCH_SIZE``...), read from the Keras notebook's cell: the same in all three."""
-    namespace = cells.run_code(cells.tagged_code(CNN_NOTEBOOKS["keras"], "hyperparameters"), {"course": course_utils})
-    return {name: value for name, value in namespace.items() if name.isupper()}
-
-
-BATCH_SIZE = cnn_hyperparameters()["BATCH_SIZE"]
+# The CNN's batch size, read from the Keras notebook's module without importing Keras: the same in all three.
+BATCH_SIZE = course_models.constants(CNN_MODULES["keras"])["BATCH_SIZE"]
 
 
 @dataclass(frozen=True)

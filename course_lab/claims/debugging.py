@@ -8,15 +8,17 @@ function's message, that names the faulty line itself counts as leading to the b
 
 from __future__ import annotations
 
+import inspect
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course_utils.checks import CheckFailed
 
-from .common import CNN_WORKERS, run_all
+from .common import BATCH_SIZE, CNN_WORKERS, run_all
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,60 +36,58 @@ WHEN_RAISED = {
 }
 # Which bug a case belongs to, by its mode: the model's reshape, or the training loop's labels.
 BUGS = {"model": "the features reshaped to 7 × 7 × 64", "loop": "the labels shifted by one, in the training loop"}
-# The second bug, the same line in every framework: it sits in the loop, a line above the call that
-# trains, where no framework can check it; each raises it from inside its training step.
-LABEL_BUG = "labels = labels + 1  # BUG: the ten classes are 0 to 9, not 1 to 10"
-TRAINING_LOOPS = {
-    "keras": "images, labels = data\n{bug}\nmodel.fit(images, labels, batch_size=BATCH_SIZE, epochs=1, verbose=0)\n",
-    "tensorflow": (
-        "images, labels = data\n{bug}\nfor start in range(0, len(labels), BATCH_SIZE):\n"
-        "    train_step(images[start : start + BATCH_SIZE], labels[start : start + BATCH_SIZE])\n"
-    ),
-    "pytorch": (
-        "images, labels = data\n{bug}\nmodel.train()\nfor start in range(0, len(labels), BATCH_SIZE):\n"
-        "    train_step(images[start : start + BATCH_SIZE], labels[start : start + BATCH_SIZE])\n"
-    ),
-}
 
 
-def training_loop_bug(framework: str, namespace: dict, data: tuple, source_file: Path) -> dict:
-    """Run ``framework``'s training loop with the label bug on ``data`` in ``namespace``; describe its error.
+def training_loop(train_step: Callable, data: tuple) -> None:
+    """The training loop of the TensorFlow and PyTorch CNN notebooks, over ``data``, with the second bug.
 
-    The loop is written to ``source_file`` and run from there, so that tracebacks show its lines.
+    It sits a line above the call that trains, where no framework can check it: each raises it from
+    inside its training step.
     """
-    from course_utils import cells
+    images, labels = data
+    labels = labels + 1  # BUG: the ten classes are 0 to 9, not 1 to 10
+    for start in range(0, len(labels), BATCH_SIZE):
+        train_step(images[start : start + BATCH_SIZE], labels[start : start + BATCH_SIZE])
 
-    source = f"# The CNN's training loop in {framework}, with one bug.\n" + TRAINING_LOOPS[framework].format(
-        bug=LABEL_BUG
-    )
-    source_file.parent.mkdir(parents=True, exist_ok=True)
-    source_file.write_text(source)
+
+def training_loop_bug(loop: Callable, *args: object) -> dict:
+    """Run ``loop(*args)``, a training loop with the label bug marked ``# BUG``; describe the error it raises."""
     try:
-        cells.run_code(source, {**namespace, "data": data}, filename=str(source_file))
+        loop(*args)
     except Exception as error:  # the point is to look at whatever it raises
-        return describe_error(error, str(source_file))
-    raise AssertionError(f"the {framework} training loop ran without an error")
+        return describe_error(error, inspect.getsourcefile(loop), loop)
+    raise AssertionError(f"{loop.__qualname__} ran without an error")
 
 
-def describe_error(error: BaseException, source_file: str) -> dict:
+def describe_error(error: BaseException, source_file: str, where: Callable | None = None) -> dict:
     """What a learner sees of ``error``, raised by a model written in ``source_file``.
 
-    The model's file marks the faulty line with ``# BUG``. Returned: the error's type and
+    The model's file marks the faulty line with ``# BUG``. Where the file holds more than the buggy code
+    (the experiment that runs it, another bug), ``where`` is the function that holds this bug, and only its
+    lines count, as the learner's own code. Returned: the error's type and
     message, how many traceback frames there are and how many are the learner's own, the
     innermost line of the learner's file that the traceback points to, and whether the
     traceback or the message names the faulty line at all.
     """
     source = Path(source_file).resolve()
     lines = source.read_text().splitlines()
-    marked = [number for number, line in enumerate(lines, 1) if BUG_MARK in line]
+    span = range(1, len(lines) + 1)
+    if where is not None:
+        body, first = inspect.getsourcelines(where)
+        span = range(first, first + len(body))
+    marked = [number for number in span if BUG_MARK in lines[number - 1]]
     if len(marked) != 1:
         raise ValueError(f"{source} must mark exactly one line with {BUG_MARK!r}; found {len(marked)}.")
     bug_line = marked[0]
     frames = traceback.extract_tb(error.__traceback__)
-    own = [frame for frame in frames if Path(frame.filename).resolve() == source]
+    own = [frame for frame in frames if Path(frame.filename).resolve() == source and frame.lineno in span]
     message = _ANSI_ESCAPE.sub("", str(error)).strip()  # Keras makes the key line bold for terminals
     named_in_message = sorted(
-        {int(number) for name, number in _FILE_LINE.findall(message) if Path(name).name == source.name}
+        {
+            int(number)
+            for name, number in _FILE_LINE.findall(message)
+            if Path(name).name == source.name and int(number) in span
+        }
     )
     # A traced function's error names, in its message, the line inside the graph that failed:
     # that is deeper than the traceback's own last line, which is only where the graph was called.

@@ -12,7 +12,6 @@ import re
 import time
 from pathlib import Path
 
-from course_utils import config
 from course_utils.checks import accuracy
 from course_utils.system import setup
 
@@ -24,15 +23,11 @@ from .common import BATCH_SIZE, SEED, fixed_batches, image_data, notebook_cnn, s
 from .debugging import describe_error, training_loop_bug
 from .speed import SpeedSettings
 
-# The debugging claim's planted bug, the same in every framework: the feature maps reshaped to the
-# 7 × 7 × 64 values of a model without pooling.
-SHAPE_BUG = ("layers.Flatten(),", "layers.Reshape((7 * 7 * 64,)),  # BUG: the features are 5 × 5 × 64")
 
-
-def _notebook(**kwargs) -> dict:
-    """Seed, then run the CNN notebook's cells: ``model``, built and compiled as the notebook does."""
+def _notebook() -> dict:
+    """Seed, then run the CNN notebook's exported cells: ``model``, built and compiled as the notebook does."""
     setup("keras", seed=SEED)
-    return notebook_cnn("keras", {"np": np, "keras": keras, "layers": layers}, **kwargs)
+    return notebook_cnn("keras")
 
 
 def _start() -> keras.Model:
@@ -146,18 +141,41 @@ def reload(folder: str, keras_file: str) -> dict:
     return {**_versions(), "outputs": {".keras": name}}
 
 
+def _with_shape_bug(model: keras.Model) -> keras.Model:
+    """The debugging claim's planted bug, the same in every framework: the notebook's ``model`` built again from
+    its own layers, but where it flattens the feature maps, a reshape to the 7 × 7 × 64 values of a model
+    without pooling."""
+    flatten = [type(layer) for layer in model.layers].index(layers.Flatten)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            *model.layers[:flatten],
+            layers.Reshape((7 * 7 * 64,)),  # BUG: the features are 5 × 5 × 64
+            *model.layers[flatten + 1 :],
+        ],
+        name="cnn",
+    )
+    return model
+
+
+def _loop_with_label_bug(notebook: dict, data: tuple) -> None:
+    """The CNN notebook's training loop, over ``data``, with the debugging claim's second bug."""
+    model = notebook["model"]
+    images, labels = data
+    labels = labels + 1  # BUG: the ten classes are 0 to 9, not 1 to 10
+    model.fit(images, labels, batch_size=BATCH_SIZE, epochs=1, verbose=0)
+
+
 def shape_bug() -> dict:
     """Build the notebook's CNN with the shape bug, train the right one with the label bug; describe both errors."""
-    folder = config.WORK_DIR / "runs" / "claims-debugging"
-    source_file = folder / "keras_cnn_with_bug.py"
     try:
-        _notebook(bug=SHAPE_BUG, source_file=source_file)
+        _with_shape_bug(_start())
     except Exception as error:  # the point is to look at whatever it raises
-        cases = [{"bug": "model", "mode": "Sequential", "error": describe_error(error, source_file)}]
+        cases = [{"bug": "model", "mode": "Sequential", "error": describe_error(error, __file__, _with_shape_bug)}]
     else:
         raise AssertionError("the buggy model was built without an error")
     data = fixed_batches(2)
-    error = training_loop_bug("keras", _notebook(), data, folder / "keras_loop_with_bug.py")
+    error = training_loop_bug(_loop_with_label_bug, _notebook(), data)
     cases.append({"bug": "loop", "mode": "fit", "error": error})
     return {**_versions(), "cases": cases}
 

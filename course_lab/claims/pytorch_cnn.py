@@ -6,10 +6,10 @@ Imported only by worker processes (see :mod:`course_lab.claims.workers`), never 
 from __future__ import annotations
 
 import copy
+import os
 import time
 from pathlib import Path
 
-from course_utils import config
 from course_utils.checks import accuracy
 from course_utils.system import setup
 
@@ -29,22 +29,18 @@ from .common import (
     predict_in_batches,
     scaled_test_images,
 )
-from .debugging import describe_error, training_loop_bug
+from .debugging import describe_error, training_loop, training_loop_bug
 from .speed import SpeedSettings
 
-# The debugging claim's planted bug, the same in every framework: the feature maps reshaped to the
-# 7 × 7 × 64 values of a model without pooling (the notebook flattens them, as Keras's Flatten does).
-SHAPE_BUG = (
-    "return self.logits(self.dropout(torch.flatten(self.features(images), start_dim=1)))",
-    "return self.logits(self.dropout(self.features(images).reshape(-1, 64 * 7 * 7)))  # BUG: 64 × 5 × 5",
-)
+# The experiments compare the frameworks on the CPU: the notebook's cells put the model on a GPU where
+# PyTorch sees one. Hidden before anything in this worker process asks PyTorch for a GPU.
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 
-def _notebook(**kwargs) -> dict:
-    """Seed, then run the CNN notebook's cells: ``model`` (channels-last), ``optimizer``, ``train_step``."""
+def _notebook() -> dict:
+    """Seed, then run the CNN notebook's exported cells: ``model`` (channels-last), ``optimizer``, ``train_step``."""
     setup("pytorch", seed=SEED)
-    namespace = {"np": np, "torch": torch, "nn": nn, "device": torch.device("cpu")}
-    return notebook_cnn("pytorch", namespace, **kwargs)
+    return notebook_cnn("pytorch")
 
 
 def _versions() -> dict:
@@ -170,13 +166,10 @@ def cpp_exports(model: nn.Module, folder: Path, example: np.ndarray) -> dict:
     import warnings
 
     example_input = (torch.from_numpy(example),)
-    # TorchScript names the class by its module, here the notebook's "02_cnn_pytorch_cells": a name that
-    # starts with a digit, which torch::jit::load cannot parse back. A copy under a subclass of a valid name.
-    named = copy.deepcopy(model)
-    named.__class__ = type(type(model).__name__, (type(model),), {"__module__": "course_cnn"})
+    # TorchScript names the class by its module, course_models.cnn_pytorch: a name torch::jit::load parses back.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        torch.jit.save(torch.jit.trace(named, example_input), str(folder / "cnn_torchscript.pt"))
+        torch.jit.save(torch.jit.trace(model, example_input), str(folder / "cnn_torchscript.pt"))
     warned = sorted({str(warning.message).splitlines()[0] for warning in caught})
     return {"files": {"TorchScript": "cnn_torchscript.pt"}, "TorchScript warnings": warned}
 
@@ -250,20 +243,32 @@ def reload(folder: str) -> dict:
     return {**_versions(), "outputs": {"torch.export": "torch.export_reloaded.npy"}}
 
 
+def _with_shape_bug(notebook: dict) -> nn.Module:
+    """The debugging claim's planted bug, the same in every framework: the notebook's ``CNN``, but where it
+    flattens the feature maps (as Keras's Flatten does), a reshape to the 7 × 7 × 64 values of a model
+    without pooling."""
+
+    class CNN(notebook["CNN"]):
+        def forward(self, images):
+            return self.logits(self.dropout(self.features(images).reshape(-1, 64 * 7 * 7)))  # BUG: 64 × 5 × 5
+
+    return CNN().to(notebook["device"], memory_format=torch.channels_last)
+
+
 def shape_bug() -> dict:
     """Run the notebook's CNN with the shape bug, and its training loop with the label bug; describe both errors."""
-    folder = config.WORK_DIR / "runs" / "claims-debugging"
-    source_file = folder / "pytorch_cnn_with_bug.py"
-    model = _notebook(bug=SHAPE_BUG, source_file=source_file)["model"]
+    model = _with_shape_bug(_notebook())
     images = torch.from_numpy(image_data(channels_first=True, n_train=BATCH_SIZE).x_train)
     try:
         model(images)
     except Exception as error:  # the point is to look at whatever it raises
-        cases = [{"bug": "model", "mode": "eager", "error": describe_error(error, source_file)}]
+        cases = [{"bug": "model", "mode": "eager", "error": describe_error(error, __file__, _with_shape_bug)}]
     else:
         raise AssertionError("the buggy model ran without an error")
     data = tuple(torch.from_numpy(array) for array in fixed_batches(2, channels_first=True))
-    error = training_loop_bug("pytorch", _notebook(), data, folder / "pytorch_loop_with_bug.py")
+    notebook = _notebook()
+    notebook["model"].train()
+    error = training_loop_bug(training_loop, notebook["train_step"], data)
     cases.append({"bug": "loop", "mode": "training loop", "error": error})
     return {**_versions(), "cases": cases}
 

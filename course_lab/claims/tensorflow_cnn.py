@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from course_utils import config
 from course_utils.checks import accuracy
 from course_utils.system import setup
 
@@ -26,22 +25,16 @@ from .common import (
     predict_in_batches,
     scaled_test_images,
 )
-from .debugging import describe_error, training_loop_bug
+from .debugging import describe_error, training_loop, training_loop_bug
 from .speed import SpeedSettings
 
 IMAGES = tf.TensorSpec([None, 28, 28, 1], tf.float32)
-# The debugging claim's planted bug, the same in every framework: the feature maps reshaped to the
-# 7 × 7 × 64 values of a model without pooling.
-SHAPE_BUG = (
-    "x = tf.reshape(self.features(images), (-1, 5 * 5 * 64))",
-    "x = tf.reshape(self.features(images), (-1, 7 * 7 * 64))  # BUG: the features are 5 × 5 × 64",
-)
 
 
-def _notebook(**kwargs) -> dict:
-    """Seed, then run the CNN notebook's cells: ``model``, its ``optimizer`` and the traced ``train_step``."""
+def _notebook() -> dict:
+    """Seed, then run the CNN notebook's exported cells: ``model``, its ``optimizer`` and the traced ``train_step``."""
     setup("tensorflow", seed=SEED)
-    return notebook_cnn("tensorflow", {"np": np, "tf": tf}, **kwargs)
+    return notebook_cnn("tensorflow")
 
 
 def _versions() -> dict:
@@ -184,23 +177,36 @@ def _tf_lite_warnings(folder: Path) -> list[str]:
     return [" ".join(str(warning.message).split()) for warning in caught]
 
 
+def _with_shape_bug(notebook: dict) -> tf.Module:
+    """The debugging claim's planted bug, the same in every framework: the notebook's ``CNN``, but where it
+    flattens the feature maps, a reshape to the 7 × 7 × 64 values of a model without pooling."""
+    DROPOUT = notebook["DROPOUT"]  # the notebook's name, so that the method reads as the notebook's does
+
+    class CNN(notebook["CNN"]):
+        def __call__(self, images, training=False):
+            x = tf.reshape(self.features(images), (-1, 7 * 7 * 64))  # BUG: the features are 5 × 5 × 64
+            if training:
+                x = tf.nn.dropout(x, rate=DROPOUT)
+            return self.logits(x)
+
+    return CNN()
+
+
 def shape_bug() -> dict:
     """Run the notebook's CNN with the shape bug, eagerly and traced, and its training loop with the label
     bug; describe the errors they raise."""
-    folder = config.WORK_DIR / "runs" / "claims-debugging"
-    source_file = folder / "tensorflow_cnn_with_bug.py"
-    model = _notebook(bug=SHAPE_BUG, source_file=source_file)["model"]
+    model = _with_shape_bug(_notebook())
     images = image_data(n_train=BATCH_SIZE).x_train
     cases = []
     for mode, forward in (("eager", model), ("tf.function", tf.function(model.__call__))):
         try:
             forward(images)
         except Exception as error:  # the point is to look at whatever it raises
-            cases.append({"bug": "model", "mode": mode, "error": describe_error(error, source_file)})
+            cases.append({"bug": "model", "mode": mode, "error": describe_error(error, __file__, _with_shape_bug)})
         else:
             raise AssertionError(f"the buggy model ran without an error ({mode})")
     data = fixed_batches(2)
-    error = training_loop_bug("tensorflow", _notebook(), data, folder / "tensorflow_loop_with_bug.py")
+    error = training_loop_bug(training_loop, _notebook()["train_step"], data)
     cases.append({"bug": "loop", "mode": "training loop", "error": error})
     return {**_versions(), "cases": cases}
 
