@@ -3,42 +3,37 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
 from course_utils import config, data, system
+from course_utils.config import Settings
 from course_utils.tasks import FRAMEWORKS, TASKS
 
 from course_lab import records, tables
+from course_lab.claims import EXPERIMENTS
 
 from . import agreement, data_import, notebooks
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Execute notebooks headless, each in a fresh kernel, then print the results side by side."""
+    settings = args.settings.replace(fast=args.fast or args.settings.fast)
     paths = [Path(p).resolve() for p in args.notebooks] or notebooks.course_notebooks()
-    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    if args.fast:
-        env["COURSE_FAST"] = "1"
-    mode = "fast mode (bundled sample)" if args.fast or config.fast_mode() else "full mode"
-    print(f"Running {len(paths)} notebooks in {mode}; results go to {config.results_dir()}", flush=True)
+    mode = "fast mode (bundled sample)" if settings.fast else "full mode"
+    print(f"Running {len(paths)} notebooks in {mode}; results go to {settings.results_dir}", flush=True)
     started = datetime.now().isoformat(timespec="microseconds")
-    failures = []
-    for number, path in enumerate(paths, 1):
-        label = config.shown_path(path)
-        print(f"[{number}/{len(paths)}] {label} ...", end=" ", flush=True)
-        outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
-        print(f"{'ok' if outcome.ok else 'FAILED'} ({_time_and_memory(outcome)})", flush=True)
-        if not outcome.ok:
-            print(f"    {outcome.error}", flush=True)
-            failures.append(outcome)
+    outcomes = notebooks.run_jobs([notebooks.Job(path, settings) for path in paths], args.timeout)
+    failures = [outcome for outcome in outcomes if not outcome.ok]
     print()
-    print(tables.summary_table(records.load_results()))
+    print(tables.summary_table(records.load_results(settings.results_dir)))
     # The three frameworks of a task must agree, judged on this run's records only.
-    this_run = [record for record in records.read_records() if record.get("recorded_at", "") >= started]
+    this_run = [
+        record for record in records.read_records(settings.results_dir) if record.get("recorded_at", "") >= started
+    ]
     verdicts = agreement.check_runs(this_run)
     for task, problems in verdicts.items():
         print(f"{task}: the three frameworks " + ("agree" if not problems else "DISAGREE:\n  " + "\n  ".join(problems)))
@@ -57,18 +52,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     """Train every task in every framework at full size, then print seconds per epoch, accuracy and peak memory."""
-    import tempfile
-
-    parent = config.results_dir() / "benchmarks"
-    parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
+    folder = _records_folder(args.settings, "benchmarks")
     dataset, why = (args.dataset, "as asked") if args.dataset else _full_size_dataset()
-    env = {
-        "COURSE_DATASET": dataset,
-        "COURSE_FAST": "0",
-        "COURSE_RESULTS_DIR": str(folder),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
+    settings = args.settings.replace(fast=False, dataset=dataset, results_dir=folder)
     paths = [
         folder_ / f"{framework}.ipynb"
         for folder_ in notebooks.task_folders()
@@ -81,51 +67,37 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         f"usable CPU cores; records in {folder}",
         flush=True,
     )
-    failed = 0
-    for number, path in enumerate(paths, 1):
-        print(f"[{number}/{len(paths)}] {config.shown_path(path)} ...", end=" ", flush=True)
-        outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
-        print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
-        failed += not outcome.ok
+    outcomes = notebooks.run_jobs([notebooks.Job(path, settings) for path in paths], args.timeout)
     print()
     print(tables.benchmark_table(records.load_results(folder)))
     if args.compare_with:
         print(f"\nBefore ({args.compare_with}) and after (this run):")
         print(tables.before_after_table(records.load_results(Path(args.compare_with)), records.load_results(folder)))
-    return 1 if failed else 0
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run task notebooks under several seeds (``COURSE_SEED``); print each seed's accuracy and time."""
-    import tempfile
-
-    parent = config.results_dir() / "sweeps"
-    parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
+    folder = _records_folder(args.settings, "sweeps")
+    settings = args.settings.replace(fast=args.fast or args.settings.fast, results_dir=folder)
     paths = [Path(p).resolve() for p in args.notebooks] or [
         folder_ / f"{framework}.ipynb" for folder_ in notebooks.task_folders() for framework in FRAMEWORKS
     ]
-    mode = "fast mode (bundled sample)" if args.fast else "full mode"
+    mode = "fast mode (bundled sample)" if settings.fast else "full mode"
     print(
         f"Running {len(paths)} notebooks under seeds {', '.join(map(str, args.seeds))} in {mode}; records in {folder}",
         flush=True,
     )
-    failed, runs = [], [(path, seed) for path in paths for seed in args.seeds]
-    for number, (path, seed) in enumerate(runs, 1):
-        env = {
-            "COURSE_SEED": str(seed),
-            "COURSE_FAST": "1" if args.fast else "0",
-            "COURSE_RESULTS_DIR": str(folder),
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-        }
-        print(f"[{number}/{len(runs)}] {config.shown_path(path)}, seed {seed} ...", end=" ", flush=True)
-        outcome = notebooks.run_notebook(path, env=env, timeout=args.timeout)
-        print(f"{'ok' if outcome.ok else 'FAILED: ' + str(outcome.error)} ({_time_and_memory(outcome)})", flush=True)
-        if not outcome.ok:
-            failed.append(f"{config.shown_path(path)}, seed {seed}: {outcome.error}")
+    jobs = [
+        notebooks.Job(path, settings.replace(seed=seed), label=f"{config.shown_path(path)}, seed {seed}")
+        for path in paths
+        for seed in args.seeds
+    ]
+    outcomes = notebooks.run_jobs(jobs, args.timeout)
     print()
     print(tables.sweep_table(records.load_results(folder, latest=False)))
     # A run whose check failed wrote no record, so the table above leaves it out: list it here.
+    failed = [f"{job.label}: {outcome.error}" for job, outcome in zip(jobs, outcomes) if not outcome.ok]
     for failure in failed:
         print(f"not in the table, its check failed: {failure}")
     return 1 if failed else 0
@@ -135,36 +107,38 @@ def cmd_claims(args: argparse.Namespace) -> int:
     """Run the blog-claim experiments of notebooks/05_claims outside Jupyter; print their tables and verdicts."""
     import pandas as pd
 
-    # The workers inherit these, and read them the way the notebooks do.
-    if args.fast:
-        os.environ["COURSE_FAST"] = "1"
-    if args.dataset:
-        os.environ["COURSE_DATASET"] = args.dataset
-    elif not config.fast_mode() and "COURSE_DATASET" not in os.environ:
-        os.environ["COURSE_DATASET"], why = _full_size_dataset()
-        print(f"Dataset: {os.environ['COURSE_DATASET']} ({why})")
+    settings = args.settings.replace(
+        fast=args.fast or args.settings.fast, dataset=args.dataset or args.settings.dataset
+    )
+    if not settings.fast and settings.dataset is None:
+        dataset, why = _full_size_dataset()
+        settings = settings.replace(dataset=dataset)
+        print(f"Dataset: {dataset} ({why})")
     from course_utils.checks import CheckFailed
 
-    import course_lab.claims as claims
     from course_lab.claims import overview
     from course_lab.claims.workers import WorkerFailed
 
-    names = args.claims or list(claims.EXPERIMENTS)
-    unknown = sorted(set(names) - set(claims.EXPERIMENTS))
+    names = args.claims or list(EXPERIMENTS)
+    unknown = sorted(set(names) - set(EXPERIMENTS))
     if unknown:
         print(
-            f"error: no claim called {', '.join(unknown)}; choose from {', '.join(claims.EXPERIMENTS)}.",
+            f"error: no claim called {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}.",
             file=sys.stderr,
         )
         return 2
-    mode = "fast mode (small data, few repeats)" if config.fast_mode() else f"full mode ({config.dataset_name()})"
+    mode = "fast mode (small data, few repeats)" if settings.fast else f"full mode ({settings.dataset_name})"
     print(f"Testing {len(names)} claims in {mode}", flush=True)
     failed = []
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 70):
+    # The claims read these settings, here and in the workers they start (config.use).
+    with (
+        config.use(settings),
+        pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 70),
+    ):
         for name in names:
             print(f"\n=== {name} ===", flush=True)
             try:
-                report = claims.EXPERIMENTS[name]()
+                report = EXPERIMENTS[name]()
                 for title, table in report.tables().items():
                     print(f"\n{title}:\n{table.to_string()}")
                 verdict = report.verdict()
@@ -182,13 +156,15 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     """Download, or import from a folder, and verify a dataset into the cache, so later runs need no network."""
-    spec = data.SPECS[args.dataset]
+    spec, cache = data.SPECS[args.dataset], args.settings.data_dir
     try:
-        paths = data_import.import_files(spec, Path(args.source)) if args.source else data.ensure_files(spec)
+        paths = (
+            data_import.import_files(spec, Path(args.source), cache) if args.source else data.ensure_files(spec, cache)
+        )
     except data.DataError as error:
         status = (
             "The full dataset already in the cache is complete and verified: the notebooks use it."
-            if data_import.cache_is_complete(spec)
+            if data_import.cache_is_complete(spec, cache)
             else "Nothing broken was kept. Until all four files are there, the notebooks use the bundled "
             f"sample. {data.how_to_get(args.dataset)}"
         )
@@ -206,8 +182,6 @@ def cmd_clean(args: argparse.Namespace) -> int:
     With ``--record``, each notebook is first run in fast mode, so that the outputs of its
     cells tagged ``nbval-check-output`` are the ones nbval will compare against.
     """
-    import tempfile
-
     import nbformat
 
     paths = [Path(p) for p in args.notebooks] or notebooks.course_notebooks()
@@ -216,9 +190,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
         if args.record:
             with tempfile.TemporaryDirectory() as scratch:
                 executed = Path(scratch) / path.name
-                outcome = notebooks.run_notebook(
-                    path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": scratch}, save_to=executed
-                )
+                env = args.settings.replace(fast=True, results_dir=Path(scratch)).child_env()
+                outcome = notebooks.run_notebook(path, env=env, save_to=executed)
                 if not outcome.ok:
                     print(f"not recorded {config.shown_path(path)}: {outcome.error}", file=sys.stderr)
                     status = 1
@@ -295,7 +268,8 @@ def cmd_site(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else site.SITE_DIR
     start = time.perf_counter()
-    report = site.build_site(out, paths=[Path(p) for p in args.notebooks] or None, timeout=args.timeout)
+    paths = [Path(p) for p in args.notebooks] or None
+    report = site.build_site(out, paths=paths, timeout=args.timeout, settings=args.settings)
     minutes = (time.perf_counter() - start) / 60
     for problem in report.problems:
         print(f"  problem: {problem}")
@@ -327,11 +301,11 @@ def _full_size_dataset() -> tuple[str, str]:
     return "mnist", "neither is on disk yet: the notebooks will try to download MNIST"
 
 
-def _time_and_memory(outcome: notebooks.RunOutcome) -> str:
-    """``"38 s, peak 1.31 GB"``: the memory is the kernel's and its child processes', together."""
-    if outcome.peak_memory_mb is None:
-        return f"{outcome.seconds:.0f} s"
-    return f"{outcome.seconds:.0f} s, peak {outcome.peak_memory_mb / 1024:.2f} GB"
+def _records_folder(settings: Settings, kind: str) -> Path:
+    """A new folder for one run's records, named by its start: ``results/benchmarks/20260105-093000-x1y2``."""
+    parent = settings.results_dir / kind
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -374,12 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=cmd_sweep)
 
     claims_ = commands.add_parser("claims", help="test the blog claims (speed, backends, graphs, ...); print tables")
-    claims_.add_argument(
-        "claims",
-        nargs="*",
-        help="any of speed, backends, graphs, debugging, tensorboard, deployment, distributed, torchscript, "
-        "lowlevel, pretrained, cpp (default: all)",
-    )
+    claims_.add_argument("claims", nargs="*", help=f"any of {', '.join(EXPERIMENTS)} (default: all)")
     claims_.add_argument("--fast", action="store_true", help="tiny data and few repeats (COURSE_FAST=1)")
     claims_.add_argument(
         "--dataset",
@@ -447,6 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:  # the environment, read once: the commands pass these settings down, with their options applied
+        args.settings = Settings.from_environment()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return args.handler(args)
 
 

@@ -7,11 +7,13 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_utils import config
 from course_utils.cells import HOSTED_SETUP, course_notebooks, task_folders
+from course_utils.config import Settings
 
 import nbformat
 from nbclient import NotebookClient
@@ -42,10 +44,12 @@ __all__ = [
     "CHECK_OUTPUT_TAG",
     "without_check_marks",
     "ChildMemorySampler",
+    "Job",
     "RunOutcome",
     "clean",
     "course_notebooks",
     "is_clean",
+    "run_jobs",
     "run_notebook",
     "task_folders",
 ]
@@ -80,6 +84,42 @@ class RunOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def cost(self) -> str:
+        """``"38 s, peak 1.31 GB"``: the memory is the kernel's and its child processes', together."""
+        if self.peak_memory_mb is None:
+            return f"{self.seconds:.0f} s"
+        return f"{self.seconds:.0f} s, peak {self.peak_memory_mb / 1024:.2f} GB"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook to run: under which settings, shown as what, saved where (if anywhere)."""
+
+    path: Path
+    settings: Settings
+    label: str = ""  # default: the notebook's path
+    save_to: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)  # for the kernel, beyond the settings' own
+
+
+def run_jobs(jobs: Sequence[Job], timeout: int) -> list[RunOutcome]:
+    """The run loop of ``course run``, ``benchmark``, ``sweep`` and ``site``: each job in a fresh kernel, in turn.
+
+    Prints ``[3/9] 02_cnn/keras.ipynb ... ok (38 s, peak 1.31 GB)`` as each ends, and a failure's error
+    on the line below; the kernel's environment is the job's settings (:meth:`Settings.child_env`).
+    """
+    outcomes = []
+    for number, job in enumerate(jobs, 1):
+        print(f"[{number}/{len(jobs)}] {job.label or config.shown_path(job.path)} ...", end=" ", flush=True)
+        env = job.settings.child_env(**job.env)
+        outcome = run_notebook(job.path, env=env, timeout=timeout, save_to=job.save_to)
+        print(f"{'ok' if outcome.ok else 'FAILED'} ({outcome.cost})", flush=True)
+        if not outcome.ok:
+            print(f"    {outcome.error}", flush=True)
+        outcomes.append(outcome)
+    return outcomes
 
 
 class ChildMemorySampler:

@@ -329,38 +329,38 @@ class SiteReport:
 
 
 def build_site(
-    out: Path = SITE_DIR, paths: list[Path] | None = None, root: Path | None = None, timeout: int = 1800
+    out: Path = SITE_DIR,
+    paths: list[Path] | None = None,
+    root: Path | None = None,
+    timeout: int = 1800,
+    settings: config.Settings | None = None,
 ) -> SiteReport:
-    """Execute ``paths`` (default: every notebook) in fast mode into ``out/source``, render ``out/html``, check it."""
+    """Execute ``paths`` (default: every notebook) in fast mode into ``out/source``, render ``out/html``, check it.
+
+    ``settings`` (default: the environment's) are those the notebooks run under, in fast mode, with their records
+    in ``out/results``.
+    """
     root = (root or config.NOTEBOOKS_DIR).resolve()
     order = [path.resolve() for path in paths] if paths else course_order(root)
     source, results = out / "source", out / "results"
     for stale in (source, results):
         shutil.rmtree(stale, ignore_errors=True)  # a notebook removed since the last build leaves no page
     source.mkdir(parents=True)
-    env = {
-        "COURSE_FAST": "1",
-        "COURSE_RESULTS_DIR": str(results),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        # Jupyter's own backend, whatever the caller's MPLBACKEND (the tests set Agg, which shows no figure).
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    }
-    failed = []
+    settings = (settings or config.settings()).replace(fast=True, results_dir=results)
+    # Jupyter's own backend, whatever the caller's MPLBACKEND (the tests set Agg, which shows no figure).
+    env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     stamp = Stamp.here()
-    runs = execution_order(order, root)
-    for number, path in enumerate(runs, 1):
+    jobs = []
+    for path in execution_order(order, root):
         relative = path.relative_to(root)
-        target = source / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{number}/{len(runs)}] executing {relative} ...", end=" ", flush=True)
-        outcome = notebooks.run_notebook(path, env=env, timeout=timeout, save_to=target)
-        print(f"{'ok' if outcome.ok else 'FAILED'} ({outcome.seconds:.0f} s)", flush=True)
-        if not outcome.ok:
-            print(f"    {outcome.error}", flush=True)
-            failed.append(outcome)
-        if target.is_file():
-            notebook = for_the_site(nbformat.read(target, as_version=4), relative, private_paths(out, results))
-            nbformat.write(notebook, target)
+        (source / relative).parent.mkdir(parents=True, exist_ok=True)
+        jobs.append(notebooks.Job(path, settings, f"executing {relative}", source / relative, env))
+    failed = [outcome for outcome in notebooks.run_jobs(jobs, timeout) if not outcome.ok]
+    for job in jobs:
+        if job.save_to.is_file():
+            relative = job.path.relative_to(root)
+            notebook = for_the_site(nbformat.read(job.save_to, as_version=4), relative, private_paths(out, results))
+            nbformat.write(notebook, job.save_to)
     (source / "index.md").write_text(index_page(order, root, stamp), encoding="utf-8")
     (source / "_static").mkdir(exist_ok=True)
     (source / "_static" / STYLE_SHEET).write_text(CSS, encoding="utf-8")

@@ -17,12 +17,14 @@ from .checks import (
 from .config import dataset_name, epochs, fast_mode
 from .data import DataError, Dataset, load_dataset
 from .plots import show_digits, show_feature_maps, show_filters, show_mistakes, show_rows, show_training
-from .quiet import quiet_tensorflow_start
+from .quiet import quiet_in_jupyter, quiet_tensorflow_start
 from .results import record_results
 from .system import describe_environment, setup, usable_cpus
 from .tasks import FRAMEWORKS, TASKS
 
-quiet_tensorflow_start()  # imported before TensorFlow, the course keeps its start-up log out of the notebook
+# The one thing that importing the course does beyond defining it, and only in a Jupyter kernel: the
+# notebooks import TensorFlow right after it, in the same cell, and its start-up log stays out (quiet.py).
+quiet_in_jupyter()
 
 __all__ = [
     "CheckFailed",
@@ -41,6 +43,7 @@ __all__ = [
     "epochs",
     "fast_mode",
     "load_dataset",
+    "quiet_tensorflow_start",
     "record_results",
     "setup",
     "show_digits",

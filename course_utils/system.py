@@ -86,11 +86,10 @@ def setup(framework: str | None = None, seed: int = 42, threads: int | None = No
     imports TensorFlow or PyTorch. The environment variable ``COURSE_SEED`` overrides
     ``seed``. Returns the number of threads used.
 
-    It also writes ``PYTHONHASHSEED`` and, unless they are set, ``OMP_NUM_THREADS``,
-    ``MKL_NUM_THREADS`` and ``OPENBLAS_NUM_THREADS``. This process read them when it started
-    and loaded NumPy, so here they change nothing: its threads are set by the frameworks' own
-    calls below. They seed and size the processes started after it (the claims' workers, a
-    ``torchrun``), which read them as they start.
+    It sets no environment variable: this process read ``PYTHONHASHSEED`` and the BLAS libraries'
+    ``OMP_NUM_THREADS`` as it started, so writing them now would change nothing here. A process it
+    starts gets its seed from :meth:`config.Settings.child_env` (``COURSE_SEED``, ``PYTHONHASHSEED``)
+    and sizes its own frameworks with its own ``setup()``, as the claims' workers do.
     """
     global _seed_in_use, _framework_in_use
     if framework is not None:
@@ -101,10 +100,6 @@ def setup(framework: str | None = None, seed: int = 42, threads: int | None = No
     seed = config.seed(seed)
     _seed_in_use = seed
     threads = threads or usable_cpus()
-    # For child processes only: this interpreter fixed its hash seed, and NumPy its BLAS threads, at start.
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(variable, str(threads))
     random.seed(seed)
     np.random.seed(seed)
     if "tensorflow" in sys.modules:

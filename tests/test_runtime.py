@@ -93,13 +93,42 @@ def test_code_lines_leave_out_docstrings_comments_and_blank_lines(tmp_path: Path
     assert python_code_lines(path) == 5  # x = (, 1, ), def f():, return x
 
 
-def test_tensorflow_imported_after_the_course_prints_no_start_up_log() -> None:
-    """TensorFlow's C++ core logs while it loads; imported after course_utils, none of it reaches stderr."""
-    code = "import course_utils, tensorflow as tf; print(float(tf.constant(1.0) + 1))"
-    env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "COURSE_TF_LOG")}
-    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert quiet.stdout.strip() == "2.0"
-    assert not [line for line in quiet.stderr.splitlines() if line.startswith(("I0000", "E0000", "WARNING: All log"))]
+def native_log(text: str) -> list[str]:
+    """The lines of TensorFlow's C++ start-up log in ``text``."""
+    return [line for line in text.splitlines() if line.startswith(("I0000", "E0000", "WARNING: All log"))]
+
+
+def test_in_a_notebook_tensorflow_imported_after_the_course_shows_no_start_up_log() -> None:
+    """The notebooks' first cell imports the course, then TensorFlow: its C++ log stays out of the outputs.
+
+    The kernel shows what is written to file descriptor 2 in the cell's output (ipykernel's default), so the
+    same cell under ``COURSE_TF_LOG=show`` must show the log: else this test could not fail.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    source = "import course_utils\nimport tensorflow as tf\nprint(float(tf.constant(1.0) + 1))"
+    # ipykernel leaves file descriptor 2 alone where it finds pytest's PYTEST_CURRENT_TEST: a learner's has none.
+    left_out = ("TF_CPP_MIN_LOG_LEVEL", "COURSE_TF_LOG", "PYTEST_CURRENT_TEST")
+    env = {key: value for key, value in os.environ.items() if key not in left_out}
+    shown = {}
+    for log in ("", "show"):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+        NotebookClient(notebook, kernel_name="python3", timeout=300).execute(env={**env, "COURSE_TF_LOG": log})
+        shown[log] = "".join(output.get("text", "") for output in notebook.cells[0].outputs)
+    assert "2.0" in shown[""] and not native_log(shown[""]), shown[""]
+    assert native_log(shown["show"]), "the kernel shows TensorFlow's log unless the course keeps it out"
+
+
+def test_importing_the_course_outside_a_notebook_changes_no_import_machinery() -> None:
+    """The command line, the claims' workers, scripts and tests import the course and nothing else changes."""
+    code = (
+        "import sys; before = list(sys.meta_path), sys.stderr\n"
+        "import course_utils, course_utils.exercises\n"
+        "print(list(sys.meta_path) == before[0] and sys.stderr is before[1])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
 
 
 def test_setup_names_a_framework_outside_the_supported_versions(monkeypatch) -> None:
@@ -125,7 +154,10 @@ def test_the_quiet_tensorflow_import_drops_the_native_log_but_not_pythons_messag
     )
     env = {key: value for key, value in os.environ.items() if key != "COURSE_TF_LOG"}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(RUNTIME.parent)])
-    code = "import course_utils, tensorflow, os; os.write(2, b'native, after the import\\n')"
+    code = (
+        "import course_utils, os; course_utils.quiet_tensorflow_start()\n"  # a script asks for it itself
+        "import tensorflow; os.write(2, b'native, after the import\\n')"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert "native start-up log" not in done.stderr
     assert "a Python warning during the import" in done.stderr, done.stderr

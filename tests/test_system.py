@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_utils import system
+from course_utils import config, system
 
 import numpy as np
 import pytest
@@ -79,8 +79,7 @@ SEEDED = ("COURSE_SEED", "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
 
 
 def test_setup_seeds_python_and_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in SEEDED:  # setup() writes some for the process; monkeypatch puts back whatever it had
-        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("COURSE_SEED", raising=False)
     draws = []
     for _ in range(2):
         assert system.setup(seed=7, threads=1) == 1
@@ -91,24 +90,76 @@ def test_setup_seeds_python_and_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (random.random(), np.random.rand()) != draws[0], "COURSE_SEED overrides the seed argument"
 
 
-def child(code: str) -> object:
-    """What a Python process started now prints as JSON: it inherits os.environ as it is."""
-    done = subprocess.run([sys.executable, "-c", f"import json\n{code}"], capture_output=True, text=True, check=True)
+def test_setup_sets_no_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process read its hash seed and BLAS threads as it started: setup() leaves them to the children."""
+    for variable in SEEDED:
+        monkeypatch.delenv(variable, raising=False)
+    before = dict(os.environ)
+    system.setup(seed=7, threads=1)
+    assert dict(os.environ) == before
+
+
+def child(code: str, env: dict[str, str]) -> object:
+    """What a Python process started with ``env`` prints as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import json\n{code}"], capture_output=True, text=True, check=True, env=env
+    )
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_setup_seeds_and_sizes_the_processes_started_after_it_not_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in SEEDED:
-        monkeypatch.delenv(variable, raising=False)
-    own_hash = hash("course")
-    system.setup(seed=7, threads=1)
-    assert hash("course") == own_hash, "this interpreter fixed its hash seed when it started"
-    # A worker started after setup() has a reproducible hash seed; PyTorch there sizes its pool by OMP_NUM_THREADS.
-    first = child("import torch\nprint(json.dumps([hash('course'), torch.get_num_threads()]))")
-    assert first[1] == 1
-    assert child("print(json.dumps(hash('course')))") == first[0]
-    system.setup(seed=8, threads=1)
-    assert child("print(json.dumps(hash('course')))") != first[0], "another seed, another hash seed"
+def test_a_child_started_with_the_settings_environment_has_their_seed_and_hash_seed() -> None:
+    settings = config.Settings.from_environment().replace(seed=7)
+    probe = "from course_utils import config\nprint(json.dumps([hash('course'), config.seed(42)]))"
+    first, again = child(probe, settings.child_env()), child(probe, settings.child_env())
+    assert first == again and first[1] == 7, "the same hash seed in every child, and COURSE_SEED read there"
+    other = child(probe, settings.replace(seed=8).child_env())
+    assert other[0] != first[0] and other[1] == 8, "another seed, another hash seed"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        config.Settings(),
+        config.Settings(fast=True, dataset="fashion_mnist", seed=3, solutions_withheld=True, strict_exercises=True),
+        config.Settings(data_dir=Path("/srv/data"), results_dir=Path("/srv/records")),
+    ],
+    ids=["defaults", "every switch", "folders"],
+)
+def test_settings_reach_a_child_unchanged(settings: config.Settings) -> None:
+    # The caller's own values, which the settings replace or, where they ask for none, remove.
+    base = {"PATH": "/bin", "COURSE_DATASET": "mnist", "COURSE_SEED": "1", "COURSE_EXERCISES": "strict"}
+    env = settings.child_env(base, MPLBACKEND="Agg")
+    assert config.Settings.from_environment(env) == settings
+    assert env["PATH"] == "/bin" and env["MPLBACKEND"] == "Agg" and env["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    assert settings.child_env({"TF_CPP_MIN_LOG_LEVEL": "0"})["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def test_settings_read_the_environment_as_the_docs_write_it() -> None:
+    read = config.Settings.from_environment(
+        {"COURSE_FAST": " Yes ", "COURSE_DATASET": "Fashion-MNIST", "COURSE_SEED": "7", "COURSE_SOLUTIONS": "withheld"}
+    )
+    assert (read.fast, read.dataset, read.seed, read.solutions_withheld) == (True, "fashion_mnist", 7, True)
+    assert config.Settings.from_environment({}).dataset_name == "mnist"
+    with pytest.raises(ValueError, match="COURSE_SEED='seven' is not a whole number"):
+        config.Settings.from_environment({"COURSE_SEED": "seven"})
+    with pytest.raises(ValueError, match="COURSE_DATASET='cifar10' is not a dataset this course knows"):
+        config.Settings.from_environment({"COURSE_DATASET": "cifar10"})
+
+
+def test_use_fixes_this_processs_settings_and_its_childrens_then_puts_the_environment_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COURSE_FAST", "0")
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    before = dict(os.environ)
+    fixed = config.Settings.from_environment().replace(fast=True, seed=5, results_dir=tmp_path)
+    with config.use(fixed):
+        # A worker started without an environment of its own inherits this one's: the same settings.
+        probe = "from course_utils import config\nprint(json.dumps([config.fast_mode(), config.seed(42)]))"
+        assert child(probe, dict(os.environ)) == [True, 5]
+        os.environ["COURSE_FAST"] = "0"  # read no more in this process while the block runs
+        assert config.settings() == fixed and config.fast_mode() and config.seed(42) == 5
+    assert dict(os.environ) == before and not config.fast_mode()
 
 
 def frameworks_loaded_by(statement: str) -> list[str]:

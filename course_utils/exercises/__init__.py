@@ -54,17 +54,20 @@ def _start_hints_over(info) -> None:
         _hints_given.clear()
 
 
-def _register_with_ipython() -> None:  # outside IPython, hints simply count on
+def _follow_reruns() -> None:
+    """Have IPython start the hints over at a rerun (:func:`_start_hints_over`); called by the first hint.
+
+    Hints given are all there is to start over, so the first one registers, not the import; outside
+    IPython, hints simply count on.
+    """
     try:
         from IPython import get_ipython
     except ImportError:
         return
     shell = get_ipython()
-    if shell is not None:
+    if shell is not None and _start_hints_over not in shell.events.callbacks["pre_run_cell"]:
         shell.events.register("pre_run_cell", _start_hints_over)
 
-
-_register_with_ipython()
 
 __all__ = [
     "EXERCISES",
@@ -223,6 +226,7 @@ def _check(exercise_id: str, answer: object, given: dict[str, object], strict: b
 def hint(exercise_id: str) -> None:
     """Print the next hint for the exercise, one more at each call."""
     exercise = get_exercise(exercise_id)
+    _follow_reruns()
     number = min(_hints_given[exercise_id], len(exercise.hints) - 1)
     _hints_given[exercise_id] = number + 1
     text = f"Hint {number + 1} of {len(exercise.hints)}: {exercise.hints[number]}"
