@@ -110,7 +110,10 @@ def test_every_notebook_opens_in_colab_and_installs_the_course_from_its_reposito
     assert badge in cells[0].source, "the first cell's Colab badge must open this notebook"
     setup = cells[1]
     assert notebooks.HOSTED_SETUP in setup.metadata.get("tags", []), "the second cell installs the course"
-    assert f'%pip install --quiet "course-utils @ git+https://github.com/{repository}"' in setup.source
+    # A study notebook (it imports course_lab) needs the extra `lab`; a task notebook, the runtime alone.
+    study = any("course_lab" in cell.source for cell in cells if cell.cell_type == "code")
+    extra = "[lab]" if study else ""
+    assert f'%pip install --quiet "course-utils{extra} @ git+https://github.com/{repository}"' in setup.source
     # and the exercises' references, a distribution of their own (judges/), for the instant ✓ or ✗
     assert f'"course-judges @ git+https://github.com/{repository}#subdirectory=judges"' in setup.source
     assert 'if importlib.util.find_spec("course_utils") is None:' in setup.source

@@ -34,6 +34,8 @@ FORBIDDEN = (
     "nbconvert",
     "course_tools",
     "course_lab.claims",
+    "pandas",  # the study notebooks' (course_lab), not the runtime's: pyproject's extra `lab`
+    "psutil",
     "matplotlib",  # imported by plots.py only when a picture is drawn
 )
 
@@ -76,6 +78,37 @@ def test_importing_every_runtime_module_loads_no_framework_and_no_notebook_tooli
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert "course_utils" in loaded and len(modules) > 10
     assert not loaded & set(FORBIDDEN), f"importing the learner runtime loaded {sorted(loaded & set(FORBIDDEN))}"
+
+
+def test_the_default_dependencies_are_what_the_runtime_imports() -> None:
+    """``pip install course-utils`` (a hosted runtime's install) brings what the task notebooks' packages
+    import, course_utils and course_models, and nothing else: the study notebooks' and the tools' are extras."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    from course_utils.files import load_toml
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = load_toml(RUNTIME.parent / "pyproject.toml")["project"]
+    declared = {canonicalize_name(Requirement(text).name) for text in project["dependencies"]}
+    frameworks = {canonicalize_name(Requirement(text).name) for text in project["optional-dependencies"]["frameworks"]}
+    imported = set()
+    for package in ("course_utils", "course_models"):
+        for path in (RUNTIME.parent / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    imported |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+    # IPython comes with ipywidgets; google.colab is Colab's own; the references are a distribution of their own.
+    imported -= {*sys.stdlib_module_names, "course_utils", "course_models", "course_judges", "IPython", "google"}
+    owners = packages_distributions()
+    needed = {canonicalize_name(owners.get(module, [module])[0]) for module in imported} - frameworks
+    assert needed == declared, (
+        f"imported, not declared: {needed - declared}; declared, not imported: {declared - needed}"
+    )
 
 
 def test_the_learner_runtime_stays_small() -> None:
