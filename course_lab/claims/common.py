@@ -113,6 +113,13 @@ def epoch_seconds(train_epoch: Callable[[object], object], batches: object, coun
     return seconds
 
 
+def timed(run: Callable[[], object], repeats: int = 5) -> list[float]:
+    """Wall seconds of ``run``, repeated, after one warm-up run. ``run`` must have done its work when it returns
+    (return a NumPy value, not a framework's tensor that is still being computed)."""
+    run()
+    return epoch_seconds(lambda _: run(), None, repeats)
+
+
 def image_data(channels_first: bool = False, n_train: int | None = None) -> ImageData:
     """The course's dataset for the CNN: ``(n, 28, 28, 1)``, or ``(n, 1, 28, 28)`` for PyTorch."""
     data = load_dataset()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import string
 import subprocess
 import time
 from dataclasses import dataclass
@@ -86,38 +87,15 @@ int main(int argc, char** argv) {
 }
 """
 
-AOTI_LOADER = r"""// Load an AOTInductor package (.pt2) with its package loader; run it on images read from a file.
-// Usage: aoti_load PACKAGE.pt2 IMAGES.f32 COUNT LOGITS.f32
+# The two libtorch programs differ only in how they load the model and run it, which makes ``logits``.
+LIBTORCH_LOADER = string.Template(
+    r"""// Load $what; run it on images read from a file.
+// Usage: $usage IMAGES.f32 COUNT LOGITS.f32
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <vector>
-#include <ATen/ATen.h>
-#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
-#include <torch/version.h>
-
-int main(int argc, char** argv) {
-  if (argc != 5) { std::fprintf(stderr, "usage: %s PACKAGE IMAGES COUNT LOGITS\n", argv[0]); return 2; }
-  int64_t count = std::atoll(argv[3]);
-  std::vector<float> images(count * 28 * 28);
-  std::ifstream(argv[2], std::ios::binary).read(reinterpret_cast<char*>(images.data()), images.size() * sizeof(float));
-  torch::inductor::AOTIModelPackageLoader loader(argv[1]);
-  std::vector<at::Tensor> outputs = loader.run({at::from_blob(images.data(), {count, 1, 28, 28}, at::kFloat)});
-  at::Tensor logits = outputs.at(0).contiguous();
-  std::ofstream(argv[4], std::ios::binary).write(static_cast<const char*>(logits.data_ptr()), logits.nbytes());
-  std::printf("libtorch %s, AOTIModelPackageLoader: loaded the package, ran %lld images\n", TORCH_VERSION,
-              (long long)count);
-  return 0;
-}
-"""
-
-TORCHSCRIPT_LOADER = r"""// Load a TorchScript file with torch::jit::load; run it on images read from a file.
-// Usage: ts_load MODEL.pt IMAGES.f32 COUNT LOGITS.f32
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <vector>
-#include <torch/script.h>
+$include
 #include <torch/version.h>
 
 int main(int argc, char** argv) {
@@ -125,15 +103,31 @@ int main(int argc, char** argv) {
   int64_t count = std::atoll(argv[3]);
   std::vector<float> images(count * 28 * 28);
   std::ifstream(argv[2], std::ios::binary).read(reinterpret_cast<char*>(images.data()), images.size() * sizeof(float));
-  torch::jit::script::Module module = torch::jit::load(argv[1]);
-  module.eval();
-  at::Tensor logits = module.forward({torch::from_blob(images.data(), {count, 1, 28, 28})}).toTensor().contiguous();
+$run
   std::ofstream(argv[4], std::ios::binary).write(static_cast<const char*>(logits.data_ptr()), logits.nbytes());
-  std::printf("libtorch %s, torch::jit::load: loaded the TorchScript file, ran %lld images\n", TORCH_VERSION,
-              (long long)count);
+  std::printf("libtorch %s, $said, ran %lld images\n", TORCH_VERSION, (long long)count);
   return 0;
 }
 """
+)
+AOTI_LOADER = LIBTORCH_LOADER.substitute(
+    what="an AOTInductor package (.pt2) with its package loader",
+    usage="aoti_load PACKAGE.pt2",
+    include="#include <ATen/ATen.h>\n#include <torch/csrc/inductor/aoti_package/model_package_loader.h>",
+    run="""  torch::inductor::AOTIModelPackageLoader loader(argv[1]);
+  std::vector<at::Tensor> outputs = loader.run({at::from_blob(images.data(), {count, 1, 28, 28}, at::kFloat)});
+  at::Tensor logits = outputs.at(0).contiguous();""",
+    said="AOTIModelPackageLoader: loaded the package",
+)
+TORCHSCRIPT_LOADER = LIBTORCH_LOADER.substitute(
+    what="a TorchScript file with torch::jit::load",
+    usage="ts_load MODEL.pt",
+    include="#include <torch/script.h>",
+    run="""  torch::jit::script::Module module = torch::jit::load(argv[1]);
+  module.eval();
+  at::Tensor logits = module.forward({torch::from_blob(images.data(), {count, 1, 28, 28})}).toTensor().contiguous();""",
+    said="torch::jit::load: loaded the TorchScript file",
+)
 
 TENSORFLOW_FILES = dict(
     package="tensorflow",

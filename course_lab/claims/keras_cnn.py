@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from .common import BATCH_SIZE, SEED, fixed_batches, image_data, notebook_cnn, scaled_test_images
+from .common import BATCH_SIZE, SEED, fixed_batches, image_data, notebook_cnn, scaled_test_images, timed
 from .debugging import describe_error, training_loop_bug
 from .speed import SpeedSettings
 
@@ -439,8 +439,8 @@ def low_level(folder: str, n_images: int = 1000, components: int = 2, clusters: 
     backend = keras.backend.backend()
     files = {}
     seconds = {
-        "pca": _seconds(lambda: keras.ops.convert_to_numpy(pca(tensor, components)[0])),
-        "kmeans": _seconds(lambda: keras.ops.convert_to_numpy(k_means(tensor, tensor[:clusters], iterations)[1])),
+        "pca": timed(lambda: keras.ops.convert_to_numpy(pca(tensor, components)[0])),
+        "kmeans": timed(lambda: keras.ops.convert_to_numpy(k_means(tensor, tensor[:clusters], iterations)[1])),
     }
     for name, value in outputs.items():
         files[name] = f"{backend}_{name}.npy"
@@ -453,17 +453,6 @@ def low_level(folder: str, n_images: int = 1000, components: int = 2, clusters: 
         "seconds": seconds,
         "dispatch": dispatch(tensor),
     }
-
-
-def _seconds(run, repeats: int = 5) -> list[float]:
-    """Wall seconds of ``run`` (which must return a NumPy value, so that the work is done), after one warm-up."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def dispatch(tensor) -> dict:

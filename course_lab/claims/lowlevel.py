@@ -18,7 +18,7 @@ from course_utils.data import load_dataset
 import numpy as np
 
 from .backends import trainable_backends
-from .common import KERAS, Spread, output_folder, run_all
+from .common import KERAS, Spread, output_folder, run_all, timed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,19 +61,6 @@ def compare(outputs: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> 
         "pca_explained": float(np.max(np.abs(outputs["pca_explained"] - expected["pca_explained"]))),
         "same_clusters": float(np.mean(outputs["kmeans_assignment"] == expected["kmeans_assignment"])),
     }
-
-
-def timed(run, repeats: int = 5) -> list[float]:
-    """Wall seconds of ``run``, repeated, after one warm-up run."""
-    import time
-
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def baseline_seconds(x: np.ndarray, settings: dict) -> dict[str, dict[str, list[float]]]:

@@ -18,17 +18,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from .common import (
-    BATCH_SIZE,
-    PREDICT_BATCH,
-    SEED,
-    epoch_seconds,
-    fixed_batches,
-    image_data,
-    notebook_cnn,
-    predict_in_batches,
-    scaled_test_images,
-)
+from . import common
+from .common import BATCH_SIZE, PREDICT_BATCH, SEED, image_data, notebook_cnn, predict_in_batches
 from .debugging import describe_error, training_loop, training_loop_bug
 from .speed import SpeedSettings
 
@@ -92,7 +83,7 @@ class SpeedTrial:
     def train(self, size: int) -> float:
         if size not in self.loaders:
             self.loaders[size] = _loader(self.data.x_train[:size], self.data.y_train[:size], self.settings.batch_size)
-        return epoch_seconds(self.train_epoch, self.loaders[size], 1)[0]
+        return common.epoch_seconds(self.train_epoch, self.loaders[size], 1)[0]
 
     def predict(self) -> float:
         self.model.eval()
@@ -238,7 +229,7 @@ def reload(folder: str) -> dict:
     """In a fresh process: load the torch.export program (saved in eval mode) and predict the test set."""
     setup("pytorch", seed=SEED)
     program = torch.export.load(Path(folder) / "cnn.pt2")
-    logits = _logits(program.module(), scaled_test_images(channels_first=True))
+    logits = _logits(program.module(), common.scaled_test_images(channels_first=True))
     np.save(Path(folder) / "torch.export_reloaded.npy", logits)
     return {**_versions(), "outputs": {"torch.export": "torch.export_reloaded.npy"}}
 
@@ -265,7 +256,7 @@ def shape_bug() -> dict:
         cases = [{"bug": "model", "mode": "eager", "error": describe_error(error, __file__, _with_shape_bug)}]
     else:
         raise AssertionError("the buggy model ran without an error")
-    data = tuple(torch.from_numpy(array) for array in fixed_batches(2, channels_first=True))
+    data = tuple(torch.from_numpy(array) for array in common.fixed_batches(2, channels_first=True))
     notebook = _notebook()
     notebook["model"].train()
     error = training_loop_bug(training_loop, notebook["train_step"], data)

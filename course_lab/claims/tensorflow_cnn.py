@@ -15,16 +15,8 @@ from course_utils.system import setup
 import numpy as np
 import tensorflow as tf
 
-from .common import (
-    BATCH_SIZE,
-    SEED,
-    epoch_seconds,
-    fixed_batches,
-    image_data,
-    notebook_cnn,
-    predict_in_batches,
-    scaled_test_images,
-)
+from . import common
+from .common import BATCH_SIZE, SEED, image_data, notebook_cnn, predict_in_batches
 from .debugging import describe_error, training_loop, training_loop_bug
 from .speed import SpeedSettings
 
@@ -75,7 +67,7 @@ class SpeedTrial:
     def train(self, size: int) -> float:
         if size not in self.batches:
             self.batches[size] = _batches(self.data.x_train[:size], self.data.y_train[:size], self.settings.batch_size)
-        return epoch_seconds(self.train_epoch, self.batches[size], 1)[0]
+        return common.epoch_seconds(self.train_epoch, self.batches[size], 1)[0]
 
     def predict(self) -> float:
         start = time.perf_counter()
@@ -155,7 +147,7 @@ def reload(folder: str, saved_models: dict[str, str]) -> dict:
     """
     setup("tensorflow", seed=SEED)
     folder = Path(folder)
-    x_test = scaled_test_images()
+    x_test = common.scaled_test_images()
     outputs = {}
     for name, path in saved_models.items():
         loaded = tf.saved_model.load(str(folder / path))
@@ -205,7 +197,7 @@ def shape_bug() -> dict:
             cases.append({"bug": "model", "mode": mode, "error": describe_error(error, __file__, _with_shape_bug)})
         else:
             raise AssertionError(f"the buggy model ran without an error ({mode})")
-    data = fixed_batches(2)
+    data = common.fixed_batches(2)
     error = training_loop_bug(training_loop, _notebook()["train_step"], data)
     cases.append({"bug": "loop", "mode": "training loop", "error": error})
     return {**_versions(), "cases": cases}
