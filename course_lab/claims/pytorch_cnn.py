@@ -23,13 +23,12 @@ from .common import BATCH_SIZE, PREDICT_BATCH, SEED, image_data, notebook_cnn, p
 from .debugging import describe_error, training_loop, training_loop_bug
 from .speed import SpeedSettings
 
-# The experiments compare the frameworks on the CPU: the notebook's cells put the model on a GPU where
-# PyTorch sees one. Hidden before anything in this worker process asks PyTorch for a GPU.
-os.environ["CUDA_VISIBLE_DEVICES"] = ""
-
 
 def _notebook() -> dict:
     """Seed, then run the CNN notebook's exported cells: ``model`` (channels-last), ``optimizer``, ``train_step``."""
+    # The experiments compare the frameworks on the CPU, and the notebook's cells put the model on a GPU where
+    # PyTorch sees one: hidden from this worker process before its first question to CUDA, whose answer stays.
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
     setup("pytorch", seed=SEED)
     return notebook_cnn("pytorch")
 
