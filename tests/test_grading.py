@@ -5,6 +5,12 @@ the cells named. ``course nbgrader`` builds the course with its grading pipeline
 (course_tools/grading.py): the sandbox, the time limits, and the answers judged out of the student's
 reach. Fast mode, about 10 to 20 s a notebook; the Keras MLP gets every cheat, the TensorFlow and
 PyTorch MLPs and the Keras CNN a few each, and honest students full marks in all of them.
+
+Each Keras MLP case below is scored as if it were a submission of its own. Cases that change one
+exercise each, a different one, share a submission (:data:`SHARED`): each still costs its own
+exercise and gives its own reason for review, the exercise that neither touches is answered honestly
+and keeps its point, and a submission is a whole notebook run fewer (10 to 20 s each; nbgrader runs
+the course's read-only cells afresh for every submission).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from course_tools import grading, nbgrader_course, sandbox  # noqa: E402
 if sandbox.shutil.which("bwrap") is None:  # CI installs it (.ci/run); say so rather than grade unsandboxed
     pytest.skip("bubblewrap is not installed: apt-get install bubblewrap", allow_module_level=True)
 
-ANSWER_TIMEOUT_S = 30  # for this test's loop: an honest answer takes well under a second
+ANSWER_TIMEOUT_S = 10  # for this test's loop: an honest answer takes well under a second
 WIDER, SOFTMAX, MOMENTUM = "mlp-wider-answer", "mlp-softmax-answer", "mlp-momentum-answer"
 ZEROS = {WIDER: "wide_params = 0", SOFTMAX: "by_hand = 0", MOMENTUM: "w_after = 0"}
 REPLACES_CHECK = (
@@ -92,10 +98,12 @@ KERAS_MLP: dict[str, tuple[dict[str, str | None], int]] = {
         2,
     ),  # fmt: skip
     "spies": ({}, 3),  # its wider answer is filled in by the fixture, with the paths it looks for
+    # Cells of the submission changed beside the answers (EDITS): a test cell edited, a grade id renamed.
+    "edits_test": ({}, 2),
+    "renames_id": ({}, 2),
 }
-# Cells of the submission changed beside the answers: a test cell edited, a grade id renamed.
-EDITED_TEST = ("edits_test", "mlp-softmax-check", 2)
-RENAMED_ID = ("renames_id", "mlp-momentum-check", 2)
+# Cases that change one exercise each, each a different one, graded in one submission named by both.
+SHARED = [("raises", "edits_test"), ("kills_kernel", "renames_id"), ("always_equal", "replaces_model")]
 OTHERS = {  # (assignment, notebook): submissions
     ("mlp", "tensorflow"): {"right": ({}, 3), "replaces_check": ({**ZEROS, WIDER: REPLACES_CHECK}, 0)},
     ("mlp", "pytorch"): {"right": ({}, 3), "kills_kernel": ({MOMENTUM: KILLS_KERNEL}, 2)},
@@ -119,6 +127,7 @@ REVIEWED = {
 class Graded:
     course: Path
     scores: dict[tuple[str, str, str], float]  # (assignment, notebook, student) → points
+    grades: dict[tuple[str, str, str], dict[str, float]]  # the same → {grade id: points}
     reviews: dict[tuple[str, str, str], list[str]]  # the reasons of grades that need review
 
 
@@ -141,6 +150,21 @@ def rename_id(notebook: nbformat.NotebookNode) -> None:
     nbgrader_course.cells_by_grade_id(notebook)["mlp-momentum-check"].metadata["nbgrader"]["grade_id"] = "mine"
 
 
+EDITS = {"edits_test": edit_test, "renames_id": rename_id}
+
+
+def keras_mlp_submissions() -> dict[str, tuple[str, ...]]:
+    """Each Keras MLP submission's student id, and the cases it holds: one, or a group of SHARED."""
+    grouped = {case for group in SHARED for case in group}
+    submissions = {"__".join(group): group for group in SHARED}
+    return submissions | {case: (case,) for case in KERAS_MLP if case not in grouped}
+
+
+def student_of(case: str) -> str:
+    """The id of the Keras MLP submission that holds ``case``."""
+    return next(student for student, cases in keras_mlp_submissions().items() if case in cases)
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     course = tmp_path_factory.mktemp("graded-course")
@@ -155,12 +179,19 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     targets = [str(course / "gradebook.db"), str(course / "source" / "mlp" / "keras.ipynb"),
                str(course / "submitted" / "right" / "mlp" / "keras.ipynb"), str(judges / "__init__.py"),
                str(judges / "solutions" / "01_mlp" / "keras.py")]  # fmt: skip
-    for student, (changes, _) in KERAS_MLP.items():
-        if student == "spies":
-            changes = {WIDER: SPIES.format(targets=targets)}
-        submit(course, "mlp", "keras", student, changes)
-    submit(course, "mlp", "keras", EDITED_TEST[0], {}, edit_test)
-    submit(course, "mlp", "keras", RENAMED_ID[0], {}, rename_id)
+    for student, cases in keras_mlp_submissions().items():
+        changes: dict[str, str | None] = {}
+        for case in cases:
+            touched = set(KERAS_MLP[case][0]) & set(changes)
+            assert not touched, f"{cases} share a submission but both change {touched}"
+            changes |= {WIDER: SPIES.format(targets=targets)} if case == "spies" else KERAS_MLP[case][0]
+        edits = [EDITS[case] for case in cases if case in EDITS]
+
+        def edit(notebook: nbformat.NotebookNode, edits: list = edits) -> None:
+            for one in edits:
+                one(notebook)
+
+        submit(course, "mlp", "keras", student, changes, edit)
     for (assignment, name), submissions in OTHERS.items():
         for student, (changes, _) in submissions.items():
             submit(course, assignment, name, f"{name}_{student}", changes)
@@ -169,22 +200,26 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
         nbgrader(course, "generate_feedback", assignment)
     nbgrader(course, "export", "--to", "grades.csv")
     nbgrader(course, "export", "--to", "notebooks.csv", "--exporter", "course_tools.nbgrader_export.NotebooksExport")
-    scores, reviews = {}, {}
+    scores, grades, reviews = {}, {}, {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for assignment in ("mlp", "cnn"):
             for submission in gradebook.assignment_submissions(assignment):
                 for notebook in submission.notebooks:
                     key = (assignment, notebook.name, submission.student.id)
                     scores[key] = notebook.score
+                    grades[key] = {grade.name: grade.score for grade in notebook.grades}
                     reviews[key] = [
                         c.auto_comment for c in notebook.comments if (c.auto_comment or "").startswith("Marked")
                     ]
-    return Graded(course, scores, reviews)
+    return Graded(course, scores, grades, reviews)
 
 
 def expected() -> dict[tuple[str, str, str], int]:
-    points = {("mlp", "keras", student): deserved for student, (_, deserved) in KERAS_MLP.items()}
-    points |= {("mlp", "keras", student): deserved for student, _, deserved in (EDITED_TEST, RENAMED_ID)}
+    """Points per submission: 3, less what each of its cases costs on its own exercise."""
+    points = {
+        ("mlp", "keras", student): 3 - sum(3 - KERAS_MLP[case][1] for case in cases)
+        for student, cases in keras_mlp_submissions().items()
+    }
     for (assignment, name), submissions in OTHERS.items():
         points |= {(assignment, name, f"{name}_{student}"): deserved for student, (_, deserved) in submissions.items()}
     return points
@@ -195,12 +230,24 @@ def test_every_submission_gets_the_grade_it_deserves(graded: Graded) -> None:
     assert got == expected()
 
 
+def test_the_shared_submissions_cost_each_case_its_own_exercise_only(graded: Graded) -> None:
+    """The exercise that no case of a shared submission touches keeps its point: the cases stayed apart."""
+    cells = {"raises": WIDER, "kills_kernel": WIDER, "always_equal": WIDER, "replaces_model": SOFTMAX,
+             "edits_test": SOFTMAX, "renames_id": MOMENTUM}  # fmt: skip
+    for group in SHARED:
+        touched = {cells[case] for case in group}
+        assert len(touched) == len(group), group
+        for answer in {WIDER, SOFTMAX, MOMENTUM} - touched:
+            check = answer.removesuffix("-answer") + "-check"
+            assert graded.grades[("mlp", "keras", "__".join(group))][check] == 1, (group, check)
+
+
 def test_failures_are_marked_for_review_with_their_reason_and_wrong_answers_are_not(graded: Graded) -> None:
-    for student, reason in REVIEWED.items():
-        reasons = " ".join(graded.reviews[("mlp", "keras", student)])
-        assert reason in reasons, (student, reasons)
-    for student in ("right", "all_wrong", "replaces_model", "always_equal"):
-        assert graded.reviews[("mlp", "keras", student)] == [], student
+    for case, reason in REVIEWED.items():
+        reasons = " ".join(graded.reviews[("mlp", "keras", student_of(case))])
+        assert reason in reasons, (case, reasons)
+    for case in ("right", "all_wrong", "replaces_model", "always_equal"):
+        assert graded.reviews[("mlp", "keras", student_of(case))] == [], case
 
 
 def test_the_sandbox_shows_no_reference_gradebook_or_other_submission(graded: Graded) -> None:
@@ -210,7 +257,7 @@ def test_the_sandbox_shows_no_reference_gradebook_or_other_submission(graded: Gr
 
 
 def test_feedback_and_exports_say_what_needs_review(graded: Graded) -> None:
-    feedback = (graded.course / "feedback" / "kills_kernel" / "mlp" / "keras.html").read_text()
+    feedback = (graded.course / "feedback" / student_of("kills_kernel") / "mlp" / "keras.html").read_text()
     assert "Marked for review" in feedback and "kernel died" in feedback
     wrong = (graded.course / "feedback" / "all_wrong" / "mlp" / "keras.html").read_text()
     assert "128 hidden units" in " ".join(wrong.split())  # the judge's own words, from the grader
@@ -218,10 +265,8 @@ def test_feedback_and_exports_say_what_needs_review(graded: Graded) -> None:
         with open(graded.course / export, newline="") as file:
             rows = [row for row in csv.DictReader(file) if row["assignment"] == "mlp" and row["notebook"] == "keras"]
         by_student = {row["student_id"]: row for row in rows}
-        assert (
-            by_student["kills_kernel"]["needs_review"] == "True"
-            and "kernel died" in by_student["kills_kernel"]["reasons"]
-        )
+        killed = by_student[student_of("kills_kernel")]
+        assert killed["needs_review"] == "True" and "kernel died" in killed["reasons"]
         assert by_student["right"]["needs_review"] == "False" and float(by_student["right"]["score"]) == 3
         assert by_student["all_wrong"]["needs_review"] == "False"
 
