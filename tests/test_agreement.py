@@ -21,12 +21,30 @@ from pathlib import Path
 from course_utils.tasks import FRAMEWORKS, TASKS
 
 import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from course_lab import records
-from course_tools import notebooks
+from course_tools import answers, notebooks
 from course_tools.agreement import check_runs, disagreements
 
 TASK_FOLDERS = {folder.name.split("_", 1)[1]: folder for folder in notebooks.task_folders()}
+
+
+def run_as_nbval_does(path: Path) -> None:
+    """Execute ``path`` with the suite's setting: answered (as conftest answers nbval's cells), fast, strict.
+
+    The kernel inherits this process's environment, which conftest sets: ``COURSE_FAST``, the
+    suite's results folder and ``COURSE_EXERCISES=strict``.
+    """
+    notebook = answers.answered_notebook(path)
+    client = NotebookClient(
+        notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    try:
+        client.execute()
+    except CellExecutionError as failure:
+        pytest.fail(f"{path} failed: {str(failure)[-2000:]}")
 
 
 def records_for(task: str) -> dict[str, dict]:
@@ -37,9 +55,7 @@ def records_for(task: str) -> dict[str, dict]:
     for framework in FRAMEWORKS:
         rows = table[(table.task == task) & (table.framework == framework)]
         if rows.empty:
-            path = TASK_FOLDERS[task] / f"{framework}.ipynb"
-            outcome = notebooks.run_notebook(path, env={"COURSE_FAST": "1", "COURSE_RESULTS_DIR": str(folder)})
-            assert outcome.ok, f"{path} failed: {outcome.error}"
+            run_as_nbval_does(TASK_FOLDERS[task] / f"{framework}.ipynb")
             table = records.load_results(folder)
             rows = table[(table.task == task) & (table.framework == framework)]
         found[framework] = rows.iloc[-1].to_dict()
