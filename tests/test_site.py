@@ -1,8 +1,14 @@
-"""`course site`: the course's order, and a tiny site built, rendered and checked without a browser."""
+"""`course site`: the course's order, and a tiny site built, rendered and checked, without and with a browser.
+
+CI builds the whole course's site and checks it in Chromium (.ci/run); here the browser check
+(tests/browser/check_site.py) runs on the tiny site, so that it cannot rot between CI runs.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +16,7 @@ from pathlib import Path
 from course_utils import config
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_tools import notebooks, site
@@ -37,7 +44,10 @@ def write(path: Path, *cells: nbformat.NotebookNode) -> None:
     nbformat.write(notebook, path)
 
 
-def test_a_tiny_course_builds_into_pages_with_outputs_launch_links_a_stamp_and_no_problem(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> site.SiteReport:
+    """Two notebooks, built into a site once for this module's tests."""
+    tmp_path = tmp_path_factory.mktemp("tiny-course")
     root = tmp_path / "notebooks"
     plot = new_code_cell(
         "import matplotlib.pyplot as plt\n"
@@ -77,7 +87,13 @@ def test_a_tiny_course_builds_into_pages_with_outputs_launch_links_a_stamp_and_n
         # A picture on a page in a subfolder, whose file MyST-NB names relative to the source folder.
         new_code_cell(picture.source.replace("'red'", "'green'").replace("A red", "A green")),
     )
-    report = site.build_site(tmp_path / "site", root=root)
+    return site.build_site(tmp_path / "site", root=root)
+
+
+def test_a_tiny_course_builds_into_pages_with_outputs_launch_links_a_stamp_and_no_problem(
+    tiny_site: site.SiteReport,
+) -> None:
+    report = tiny_site
     assert not report.failed and not report.problems, (report.failed, report.problems)
     assert report.pages == 5  # the two notebooks, the front page, the index and the search page
     welcome = (report.html / "00_welcome.html").read_text()
@@ -90,7 +106,7 @@ def test_a_tiny_course_builds_into_pages_with_outputs_launch_links_a_stamp_and_n
     assert 'alt="A green rectangle, twice as wide as tall"' in task
     assert welcome.count("An interactive widget: it responds in a live Jupyter session") == 1  # the slider
     # No build path: the records folder reads as results/.
-    assert "records in results" in welcome and str(tmp_path) not in welcome
+    assert "records in results" in welcome and str(report.html.parent.parent) not in welcome
     # Every output picture fills the column: the site's style sheet, linked from each page.
     css = (report.html / "_static" / site.STYLE_SHEET).read_text()
     assert "div.cell_output img" in css and "width: 100%" in css
@@ -101,6 +117,31 @@ def test_a_tiny_course_builds_into_pages_with_outputs_launch_links_a_stamp_and_n
     assert "Executed in fast mode on" in task and "Python" in task and "PyTorch" in task
     front = (report.html / "index.html").read_text()
     assert front.index("00_welcome.html") < front.index("01_task/one.html")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or importlib.util.find_spec("playwright") is None,
+    reason="the browser check needs Chromium and Playwright: apt-get install chromium; "
+    "pip install -r tests/browser/requirements.txt (CI installs both)",
+)
+def test_the_tiny_site_passes_the_browser_check_and_a_broken_page_fails_it(tiny_site: site.SiteReport) -> None:
+    check = [sys.executable, str(config.PROJECT_ROOT / "tests" / "browser" / "check_site.py"), "--chromium", CHROMIUM]
+    done = subprocess.run([*check, "--site", str(tiny_site.html)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "FAIL" not in done.stdout and "00_welcome.html: loads" in done.stdout, done.stdout[-2000:]
+    # The same site with one image gone and a script that throws: the check must say so, and fail.
+    broken = tiny_site.html.parent / "broken"
+    shutil.copytree(tiny_site.html, broken)
+    page = broken / "01_task" / "one.html"
+    page.write_text(page.read_text().replace("</body>", "<script>throw new Error('broken on purpose')</script></body>"))
+    picture = next((broken / "_images").iterdir())
+    picture.unlink()
+    done = subprocess.run([*check, "--site", str(broken)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "broken on purpose" in done.stdout and picture.name in done.stdout, done.stdout[-4000:]
 
 
 def test_the_static_check_finds_a_broken_link_a_missing_image_a_traceback_and_a_second_h1(tmp_path: Path) -> None:

@@ -1,17 +1,17 @@
-"""Check the built course site in a real browser: a manual check for maintainers, not run by pytest or CI.
+"""Check the built course site in a real browser: CI runs it on the site that `course site` built (.ci/run).
 
 From the repository root, with the course's virtual environment active, after `course site`:
 
-    apt-get install chromium chromium-driver && pip install selenium
+    apt-get install chromium && pip install -r tests/browser/requirements.txt
     python tests/browser/check_site.py [--site _build/site/html] [--keep-screenshots DIR]
 
-It serves the site on a local port and opens every page in headless Chromium, driven by Debian's
-chromedriver (Selenium downloads no driver when it is given one). On each page it checks that the page
-loads, has one H1, that no cell shows an error, a traceback or a stderr output, that every image loads
-(naturalWidth > 0) with an alt text that says something (not empty, not its file's name), that an output's
-picture fills the width of its column, that nothing is fetched from another host, and that the page logs
-no JavaScript error; then that every internal link, anchor included, resolves. It prints PASS or FAIL per
-check and exits 0 only if all pass.
+No `playwright install`: Playwright drives the Chromium it is given (Debian's, on PATH). It serves the site
+on a local port and opens every page in headless Chromium. On each page it checks that the page loads, has
+one H1, that no cell shows an error, a traceback or a stderr output, that every image loads (naturalWidth >
+0) with an alt text that says something (not empty, not its file's name), that an output's picture fills
+the width of its column, that nothing is fetched from another host, and that the page logs no JavaScript
+error; then that every internal link, anchor included, resolves. It prints PASS or FAIL per check and exits
+0 only if all pass.
 """
 
 from __future__ import annotations
@@ -29,26 +29,18 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 try:
-    from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.chrome.service import Service
+    from playwright.sync_api import Error, Page, sync_playwright
 except ImportError:
-    sys.exit("This check needs Selenium: pip install selenium (and apt-get install chromium-driver).")
+    sys.exit("This check needs Playwright: pip install -r tests/browser/requirements.txt (no `playwright install`).")
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 from course_tools.site import SITE_DIR, meaningful_alt, site_pages  # noqa: E402  (the checkout's)
 
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--window-size=1400,1000",
-]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 1000}
 # What a page reports about itself, read in the browser once it has loaded.
-PAGE_STATE = """
+PAGE_STATE = """() => {
 const text = el => el.innerText.trim().slice(0, 300);
 return {
   h1: document.querySelectorAll('article h1').length,
@@ -65,7 +57,7 @@ return {
   math: document.querySelectorAll('.math').length,
   typeset: document.querySelectorAll('.math mjx-container').length,
 };
-"""
+}"""
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -90,29 +82,17 @@ def served(folder: Path) -> Iterator[str]:
         server.shutdown()
 
 
-def browser(chromium: str | None, chromedriver: str | None) -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    for argument in CHROMIUM_ARGS:
-        options.add_argument(argument)
-    if chromium:
-        options.binary_location = chromium
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
-
-
-def load(driver: webdriver.Chrome, url: str, timeout: float = 30) -> dict:
+def load(page: Page, url: str, timeout: float = 30) -> dict:
     """Open ``url``, let every image load (lazy ones too) and MathJax typeset, and return :data:`PAGE_STATE`."""
-    driver.get(url)
-    driver.execute_script("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
+    page.goto(url, wait_until="load", timeout=timeout * 1000)
+    page.evaluate("() => document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        state = driver.execute_script(PAGE_STATE)
-        if driver.execute_script("return document.readyState") == "complete" and all(
-            i["done"] for i in state["images"]
-        ):
+        state = page.evaluate(PAGE_STATE)
+        if page.evaluate("() => document.readyState") == "complete" and all(i["done"] for i in state["images"]):
             return state
         time.sleep(0.2)
-    return driver.execute_script(PAGE_STATE)
+    return page.evaluate(PAGE_STATE)
 
 
 class Checks:
@@ -128,23 +108,30 @@ class Checks:
         print(f"{'PASS' if not problems else 'FAIL'} {name}: {problems[:5] if problems else evidence}", flush=True)
 
 
-def check_site(site: Path, driver: webdriver.Chrome, shots: Path | None) -> Checks:
+def check_site(site: Path, page: Page, shots: Path | None) -> Checks:
     checks = Checks()
     pages = site_pages(site)
     states, links = {}, set()
+    logged: list[str] = []  # the console's errors and the page's uncaught exceptions, as they come
+    page.on(  # a resource that failed names its address in the message's location, not in its text
+        "console",
+        lambda message: (
+            logged.append(f"{message.text} {message.location.get('url', '')}".strip())
+            if message.type == "error"
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: logged.append(str(error)))
     with served(site) as base:
         origin = urlsplit(base).netloc
-        for page in pages:
-            name = page.relative_to(site).as_posix()
-            state = load(driver, base + name)
+        for path in pages:
+            name = path.relative_to(site).as_posix()
+            logged.clear()
+            state = load(page, base + name)
             states[name] = state
             if shots:
-                driver.save_screenshot(str(shots / (name.replace("/", "_") + ".png")))
-            console = [
-                entry["message"][:200]
-                for entry in driver.get_log("browser")
-                if entry["level"] == "SEVERE" and "/favicon.ico" not in entry["message"]
-            ]
+                page.screenshot(path=str(shots / (name.replace("/", "_") + ".png")))
+            console = [message[:200] for message in logged if "/favicon.ico" not in message]
             foreign = [i["src"] for i in state["images"] if urlsplit(i["src"]).netloc not in ("", origin)]
             broken = [i["src"] for i in state["images"] if i["width"] == 0] + foreign
             without_alt = [i["src"] for i in state["images"] if not meaningful_alt(i["alt"], i["attribute"])]
@@ -186,24 +173,26 @@ def check_site(site: Path, driver: webdriver.Chrome, shots: Path | None) -> Chec
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=SITE_DIR / "html", help="the built site (default: %(default)s)")
-    parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
-    parser.add_argument("--chromedriver", default=shutil.which("chromedriver"))
+    parser.add_argument(
+        "--chromium",
+        default=shutil.which("chromium") or shutil.which("chromium-browser"),
+        help="the Chromium to drive (default: chromium on PATH, else Playwright's own)",
+    )
     parser.add_argument("--keep-screenshots", type=Path, metavar="DIR", help="save a screenshot of each page in DIR")
     args = parser.parse_args()
     if not (args.site / "index.html").is_file():
         parser.error(f"no site in {args.site}: build it first with `course site`")
-    if not args.chromedriver:
-        parser.error("no chromedriver on PATH: apt-get install chromium-driver, or give --chromedriver")
     if args.keep_screenshots:
         args.keep_screenshots.mkdir(parents=True, exist_ok=True)
-    driver = browser(args.chromium, args.chromedriver)
-    try:
-        checks = check_site(args.site.resolve(), driver, args.keep_screenshots)
-    except WebDriverException as error:
-        print(f"FAIL the browser session ran to the end: {error.msg}")
-        return 1
-    finally:
-        driver.quit()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            checks = check_site(args.site.resolve(), browser.new_page(viewport=VIEWPORT), args.keep_screenshots)
+        except Error as error:
+            print(f"FAIL the browser session ran to the end: {error.message}")
+            return 1
+        finally:
+            browser.close()
     print(f"{checks.passed} passed, {len(checks.failed)} failed" + "".join(f"\n  failed: {n}" for n in checks.failed))
     return 1 if checks.failed else 0
 
