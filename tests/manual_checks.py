@@ -1,4 +1,4 @@
-"""What the maintainers' manual checks share (tests/browser/check_widgets.py, tests/hub/run_class.py).
+"""What the checks outside pytest share (tests/browser/*.py, tests/hub/run_class.py); CI runs them all (.ci/run).
 
 Not a test module: pytest collects nothing here. The scripts put tests/ on sys.path to import it.
 """

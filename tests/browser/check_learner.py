@@ -1,8 +1,8 @@
-"""Try the course as a self-paced learner would, in JupyterLab in a browser: a manual check, not run by pytest or CI.
+"""Try the course as a self-paced learner would, in JupyterLab in headless Chromium: CI runs it (.ci/run).
 
 From the repository root, with the course's virtual environment active:
 
-    pip install playwright
+    apt-get install chromium && pip install -r tests/browser/requirements.txt
     python tests/browser/check_learner.py [--chromium /usr/bin/chromium] [--keep-screenshots DIR] [NOTEBOOK ...]
 
 No `playwright install`: it drives the Chromium it is given. It copies one task notebook per framework (by default
@@ -46,7 +46,7 @@ import manual_checks  # noqa: E402
 from check_widgets import CHROMIUM_ARGS, NB, Report, SetupError, api, kernel_status  # noqa: E402
 from manual_checks import poll  # noqa: E402
 
-from course_judges.solutions import sections  # noqa: E402
+from course_judges.solutions import sections, solutions_file  # noqa: E402
 from course_tools.answers import STUB, answered_source, exercise_id  # noqa: E402
 
 REPO = check_widgets.REPO
@@ -142,7 +142,7 @@ class Learner:
         asks = [exercise_id(source) and any(map(STUB.match, source.splitlines())) for source in self.sources]
         self.exercises = [i for i, ask in enumerate(asks) if ask]  # the cells with `name = ...` and their check
         self.pictures = [i for i, source in enumerate(self.sources) if re.search(r"\bshow_\w+\(", source)]
-        self.answers = sections(REPO / "solutions" / Path(notebook).relative_to("notebooks").with_suffix(".py"))
+        self.answers = sections(solutions_file(REPO / notebook))  # judges/course_judges/solutions/
 
     def check(self, name: str, ok: object, evidence: object) -> bool:
         self.report.check(f"{self.notebook}: {name}", ok, evidence)

@@ -1,13 +1,15 @@
-"""Check the course's widgets in a real browser: a manual check for maintainers, not run by pytest or CI.
+"""Check the course's widgets in a real browser, in JupyterLab: CI runs it after `course site` (.ci/run).
 
 From the repository root, with the course's virtual environment active:
 
-    pip install playwright
-    python tests/browser/check_widgets.py [--chromium /usr/bin/chromium] [--keep-screenshots DIR]
+    apt-get install chromium && pip install -r tests/browser/requirements.txt
+    python tests/browser/check_widgets.py [--chromium /usr/bin/chromium] [--keep-screenshots DIR] [--records DIR]
 
-No `playwright install`: it drives the Chromium it is given. It trains the MLPs in fast mode, starts its own
-JupyterLab, runs 06_explore and 01_mlp/pytorch there, slides, clicks and draws, prints PASS or FAIL per
-check and exits 0 only if all pass. It saves no notebook; its records go to a temporary folder.
+No `playwright install`: it drives the Chromium it is given. The explorer shows the MLPs' predictions: it
+takes their fast-mode records from ``--records`` (CI gives it the site build's, _build/site/results),
+and trains the MLPs in fast mode only where none is there. Then it starts its own JupyterLab, runs
+06_explore and 01_mlp/pytorch there, slides, clicks and draws, prints PASS or FAIL per check and exits 0
+only if all pass. It saves no notebook; its records go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -102,10 +105,26 @@ def course_env(scratch: Path, bin_dir: Path) -> dict[str, str]:
     }  # as if the course's venv were active
 
 
-def train_models(python: Path, env: dict[str, str]) -> None:
-    """``course run --fast`` on the two MLP notebooks, so that the explorer has predictions to show."""
+def train_models(python: Path, env: dict[str, str], records: Path | None = None) -> None:
+    """The MLPs' fast-mode records from ``records``, copied; ``course run --fast`` of those that are not there."""
+    results = Path(env["COURSE_RESULTS_DIR"])
+    results.mkdir(parents=True, exist_ok=True)
+    missing = []
+    for notebook in TRAINED:
+        task, framework = Path(notebook).parent.name.split("_", 1)[1], Path(notebook).stem
+        found = sorted(records.glob(f"{task}_{framework}_*.json")) if records else []
+        for record in found[-1:]:  # the newest, and its predictions beside it
+            for path in (record, record.with_suffix(".npz")):
+                if path.is_file():
+                    shutil.copy2(path, results / path.name)
+        if found:
+            print(f"the {framework} {task.upper()}'s predictions from {found[-1]}", flush=True)
+        else:
+            missing.append(notebook)
+    if not missing:
+        return
     done = subprocess.run(
-        [str(python), "-m", "course_tools.cli", "run", "--fast", *TRAINED],
+        [str(python), "-m", "course_tools.cli", "run", "--fast", *missing],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -113,7 +132,7 @@ def train_models(python: Path, env: dict[str, str]) -> None:
     )
     if done.returncode:
         raise SetupError(f"course run failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    print(f"trained {len(TRAINED)} notebooks in fast mode", flush=True)
+    print(f"trained {len(missing)} notebooks in fast mode", flush=True)
 
 
 def api(url: str, token: str, method: str = "GET", timeout: float = 5) -> bool:
@@ -403,13 +422,19 @@ def browse(lab: tuple[str, str], chromium: str | None, report: Report) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     manual_checks.browser_arguments(parser, "`course` and JupyterLab")
+    parser.add_argument(
+        "--records",
+        type=Path,
+        metavar="DIR",
+        help="a results folder with the MLPs' fast-mode records (default: train them here)",
+    )
     args = parser.parse_args()
     python = manual_checks.venv_python(parser, args)
     report, before = Report(args.keep_screenshots), checkpoints()
     with tempfile.TemporaryDirectory(prefix="check-widgets-") as scratch:
         env = course_env(Path(scratch), python.parent)
         try:
-            train_models(python, env)
+            train_models(python, env, args.records)
             with jupyter_lab(python, env, Path(scratch)) as lab:
                 browse(lab, args.chromium, report)
         except SetupError as error:
