@@ -174,7 +174,7 @@ def test_speed_memory_verdict_compares_the_workers_with_the_same_variants(keras_
     runs = full_runs((1000, 1000))
     runs["keras-tensorflow"] = runs["keras-tensorflow-bf16"] = speed_run(1000, 1000, peak_mb=keras_mb)
     runs["pytorch-passive"] = speed_run(500, 500, peak_mb=pytorch_mb)
-    line = f"Verdict on '{speed.MEMORY_CLAIM}': {decision}"
+    line = f"Verdict on 'PyTorch uses memory efficiently': {decision}"
     assert any(verdict_line.startswith(line) for verdict_line in speed_report(runs).verdict().splitlines())
     assert (
         f"importing the framework took {pytorch_mb / 2:,.0f} and {keras_mb / 2:,.0f} MB" in speed_report(runs).verdict()

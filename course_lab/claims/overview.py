@@ -18,7 +18,6 @@ from course_utils.checks import wrapped
 from course_utils.files import replaced_atomically
 
 from .backends import CLAIMED_LATEST_KERAS
-from .speed import MEMORY_CLAIM
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,7 +47,11 @@ CLAIMS = (
     Claim(
         "Keras is slower than PyTorch, and only for small datasets", "speed", "hardware, threads, backend, data size"
     ),
-    Claim(MEMORY_CLAIM, "speed", "the framework's own size, which importing it costs, and the variants compared"),
+    Claim(
+        "PyTorch uses memory efficiently",
+        "speed",
+        "the framework's own size, which importing it costs, and the variants compared",
+    ),
     Claim("Keras's backends are TensorFlow, Theano and CNTK", "backends", "the Keras version"),
     Claim("the default backend is TensorFlow", "backends", "the Keras version; KERAS_BACKEND and keras.json"),
     Claim(f"the latest version is Keras {CLAIMED_LATEST_KERAS}", "backends", "the installed Keras"),

@@ -244,7 +244,6 @@ KERAS_DEFAULT, PYTORCH_DEFAULT = "keras-tensorflow", "pytorch-eager"
 # Memory is compared between the two workers that hold the same pair of variants (float32, bfloat16),
 # named by one of their variants: Keras on TensorFlow's default worker and PyTorch's tuned one.
 MEMORY_PAIR = ("keras-tensorflow", "pytorch-passive")
-MEMORY_CLAIM = "PyTorch uses memory efficiently"
 # Peak resident memory is steady from run to run (unlike time): a difference beyond this is the framework's.
 SAME_MEMORY = 1.15
 
@@ -654,7 +653,7 @@ class SpeedReport:
             "The verdict rests on each framework at its best among the rows timed in turns with Keras's "
             "default (group 1); the defaults line shows what a learner running the notebooks gets."
         )
-        lines.append(f"Verdict on '{MEMORY_CLAIM}': {self.memory_decision()}")
+        lines.append(f"Verdict on 'PyTorch uses memory efficiently': {self.memory_decision()}")
         lines.append(f"Verdict on 'Keras is slower than PyTorch, and only for small datasets': {self.decision()}")
         return "\n".join(lines)
 
