@@ -196,3 +196,50 @@ def test_the_quiet_tensorflow_import_drops_the_native_log_but_not_pythons_messag
     assert "a Python warning during the import" in done.stderr, done.stderr
     assert "a Python message during the import" in done.stderr, done.stderr
     assert "native, after the import" in done.stderr, "stderr is itself again after the import"
+
+
+# The packages from the bottom up: each may import those before it, never one after it (CONTRIBUTING.md).
+LAYERS = ("course_utils", "course_models", "course_lab", "course_tools")
+
+
+def imported_course_packages(source: str) -> set[str]:
+    """The course packages that ``source`` imports, absolute imports only (relative ones stay in a package)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return {name.split(".")[0] for name in names} & set(LAYERS)
+
+
+def test_imports_only_go_down() -> None:
+    root = Path(course_utils.__file__).parent.parent
+    arrows_up = []
+    for level, package in enumerate(LAYERS):
+        for path in sorted((root / package).rglob("*.py")):
+            above = imported_course_packages(path.read_text(encoding="utf-8")) - set(LAYERS[: level + 1])
+            arrows_up += [f"{path.relative_to(root)} imports {name}" for name in sorted(above)]
+    assert not arrows_up, arrows_up
+
+
+def test_no_notebook_imports_the_maintainers_tools() -> None:
+    import json
+
+    root = Path(course_utils.__file__).parent.parent
+    found = []
+    for path in sorted((root / "notebooks").rglob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+            # IPython magics (%pip) are not Python: only the lines that parse matter here.
+            lines = [line for line in source.splitlines() if line.lstrip().startswith(("import ", "from "))]
+            if "course_tools" in imported_course_packages("\n".join(line.strip() for line in lines)):
+                found.append(str(path.relative_to(root)))
+    assert not found, found
+
+
+def test_the_import_check_sees_an_arrow_up() -> None:
+    assert imported_course_packages("import os\nfrom course_tools import cli\nfrom . import x") == {"course_tools"}
+    assert imported_course_packages("import course_lab.claims.speed as s") == {"course_lab"}
